@@ -1,0 +1,5 @@
+import sys
+
+from digitreader.cli import main
+
+sys.exit(main())
