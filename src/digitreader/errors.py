@@ -15,3 +15,7 @@ class ImageError(DigitreaderError):
 
 class ModelError(DigitreaderError):
     """A model or checkpoint file cannot be used: unreadable, wrong format, another model's."""
+
+
+class ImageTooLargeError(ImageError):
+    """An image has more pixels than the limit (checked before decoding: decompression bombs)."""
