@@ -1,0 +1,301 @@
+"""Normalise a grayscale picture into an ink map, and frame one digit the way MNIST did.
+
+The steps, in order:
+
+1. `ink_map(gray)`: decide polarity (dark ink on light paper, or light ink on a dark board), estimate the
+   background with a morphological opening on a downscaled copy (so shadows and uneven lighting follow it),
+   express each pixel as its contrast relative to the local background (division, so a shadowed stroke is as
+   strong as a lit one), then cut the noise floor (JPEG noise, faint grey paper) and stretch the stroke
+   core to 255. Anti-aliased edges stay grey. A picture without ink gives an all-zero map.
+2. `prepare_digit(ink_crop)`: MNIST framing of one digit's ink — stroke width normalised, ink box scaled to
+   20 px keeping aspect (anti-aliased), centre of mass moved to the centre of 28x28.
+3. `prepare_single_digit(gray)`: "the whole picture is one digit": ink map, keep the digit's components (drop
+   specks and border junk), crop, prepare. Returns None when the picture holds no digit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PREPROCESSING_VERSION = "mnist-v1"
+
+SIZE = 28  # side of a digit image
+BOX = 20  # the ink box is scaled so that its longer side is this many pixels (MNIST)
+
+# Ink map: contrast is measured relative to the local background, in [0, 1].
+_MIN_CONTRAST = 0.10  # the stroke core must be at least this much darker/brighter than the paper, else blank
+_NOISE_MADS = 5.0  # noise floor = median + this many (scaled) MADs of the contrast map
+_FLOOR_OF_CORE = 0.18  # ...and at least this fraction of the stroke core level (faint grey patterns)
+_ANALYSIS_SIDE = 256  # background is estimated on a copy no larger than this (speed; lighting is smooth)
+
+# Stroke width in 28x28 pixels, measured as 2*area/perimeter of the ink > 127. On MNIST's test digits:
+# median 2.25, 2nd percentile 1.34, 99th 4.25 -- outside that range a stroke is normalised to the median.
+_TARGET_STROKE = 2.3
+_THIN_STROKE = 1.3  # thinner than this after scaling: thicken
+_THICK_STROKE = 4.3  # thicker than this after scaling: thin
+
+
+# ---------------------------------------------------------------------------------------------- ink map
+
+
+def _as_gray(gray: np.ndarray) -> np.ndarray:
+    if gray.ndim == 3:
+        # Tolerated for convenience; load_image already returns grayscale.
+        gray = cv2.cvtColor(np.ascontiguousarray(gray[..., :3]), cv2.COLOR_RGB2GRAY)
+    if gray.ndim != 2:
+        raise ValueError(f"expected a 2-D grayscale image, got shape {gray.shape}")
+    if gray.dtype != np.uint8:
+        gray = np.clip(gray, 0, 255).astype(np.uint8)
+    return gray
+
+
+def ink_is_dark(gray: np.ndarray) -> bool:
+    """True when the ink is darker than its background (pen on paper), False for light ink on a dark ground.
+
+    Compares how far the darkest and the brightest tails reach from the local background (a large blur), so a
+    lighting gradient does not decide; ties go to the border level (paper is usually at the edge).
+    """
+    gray = _as_gray(gray)
+    small, _ = _downscale(gray, _ANALYSIS_SIDE)
+    f = small.astype(np.float32)
+    sigma = max(small.shape) / 8.0
+    diff = f - cv2.GaussianBlur(f, (0, 0), sigma)
+    lo, hi = np.percentile(diff, [0.5, 99.5])
+    dark_reach, bright_reach = -float(lo), float(hi)
+    if abs(dark_reach - bright_reach) > 0.15 * max(dark_reach, bright_reach, 1.0):
+        return dark_reach > bright_reach
+    border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    return float(np.median(border)) >= float(np.median(small))
+
+
+def _downscale(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """`img` shrunk (INTER_AREA) so its longer side is at most `max_side`, and the factor used (<= 1)."""
+    h, w = img.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale >= 1.0:
+        return img, 1.0
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA), scale
+
+
+def _background(bright_ink: np.ndarray) -> np.ndarray:
+    """Local background level of an image whose ink is bright: an opening wider than strokes, smoothed."""
+    h, w = bright_ink.shape
+    small, scale = _downscale(bright_ink, _ANALYSIS_SIDE)
+    # Wider than any stroke (strokes are at most ~1/6 of the picture even when one digit fills it).
+    k = max(3, int(round(max(small.shape) / 6)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    # Replicated edges: a lighting ramp that rises to the border must not look like a ridge of ink there.
+    padded = cv2.copyMakeBorder(small, k, k, k, k, cv2.BORDER_REPLICATE)
+    bg = cv2.morphologyEx(padded, cv2.MORPH_OPEN, kernel)
+    bg = cv2.GaussianBlur(bg, (0, 0), k / 4.0)[k:-k, k:-k]
+    if scale < 1.0:
+        bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+    return bg
+
+
+@dataclass(frozen=True)
+class InkStats:
+    """What `ink_contrast` measured: the stroke-core contrast and the noise floor (both in [0, 1])."""
+
+    core: float
+    floor: float
+    dark_ink: bool
+
+
+def ink_contrast(gray: np.ndarray) -> tuple[np.ndarray, InkStats]:
+    """Contrast of each pixel against the local background, in [0, 1], ink bright; plus its statistics."""
+    gray = _as_gray(gray)
+    dark = ink_is_dark(gray)
+    x = (255 - gray) if dark else gray
+    xf = x.astype(np.float32)
+    bg = _background(xf)
+    # Division: contrast relative to the headroom the background leaves (shadows scale ink and paper alike).
+    contrast = np.clip((xf - bg) / np.maximum(255.0 - bg, 16.0), 0.0, 1.0)
+
+    sample = _downscale(contrast, _ANALYSIS_SIDE)[0]
+    med = float(np.median(sample))
+    mad = float(np.median(np.abs(sample - med))) * 1.4826
+    noise_floor = med + _NOISE_MADS * mad + 0.02
+    above = sample[sample > noise_floor]
+    if above.size < 4:
+        return contrast, InkStats(core=0.0, floor=noise_floor, dark_ink=dark)
+    # The stroke core: a high percentile of what stands out from the noise (robust to a few hot pixels).
+    core = float(np.percentile(above, 90))
+    floor = max(noise_floor, _FLOOR_OF_CORE * core)
+    return contrast, InkStats(core=core, floor=floor, dark_ink=dark)
+
+
+def ink_map(gray: np.ndarray) -> np.ndarray:
+    """The ink of a grayscale picture as a uint8 map: ink bright (stroke core 255) on a 0 background.
+
+    Handles both polarities, uneven lighting and shadows, faint grey backgrounds and JPEG noise; keeps
+    anti-aliased edges. A picture without ink (blank page, flat colour) gives an all-zero map.
+    """
+    contrast, stats = ink_contrast(gray)
+    if stats.core < _MIN_CONTRAST or stats.core <= stats.floor:
+        log.debug("no ink: core contrast %.3f, floor %.3f", stats.core, stats.floor)
+        return np.zeros(contrast.shape, np.uint8)
+    out = (contrast - stats.floor) * (255.0 / (stats.core - stats.floor))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------------- framing
+
+
+def stroke_width(binary: np.ndarray) -> float:
+    """Mean stroke width of a binary ink mask, in its own pixels (2 * area / perimeter; 0 if empty)."""
+    area = float(np.count_nonzero(binary))
+    if area == 0:
+        return 0.0
+    contours, _ = cv2.findContours(binary.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * area / max(perimeter, 1.0)
+
+
+def _ink_box(ink: np.ndarray, threshold: int) -> tuple[int, int, int, int] | None:
+    ys, xs = np.nonzero(ink > threshold)
+    if ys.size == 0:
+        return None
+    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def _normalise_stroke(crop: np.ndarray, scale: float) -> np.ndarray:
+    """Thicken very thin (or thin very thick) strokes so that, scaled by `scale`, they look like MNIST's."""
+    binary = crop > 127
+    width = stroke_width(binary) * scale
+    if width <= 0 or _THIN_STROKE <= width <= _THICK_STROKE:
+        return crop
+    # Kernel side in crop pixels that moves the width (in 28x28 units) to the target.
+    k = int(round(abs(_TARGET_STROKE - width) / scale))
+    if k < 1:
+        return crop
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k + 1, k + 1))
+    if width < _THIN_STROKE:
+        return cv2.dilate(crop, kernel)
+    thinned = cv2.erode(crop, kernel)
+    # Never erode a digit away (a thick blob with holes is better than nothing).
+    return thinned if np.count_nonzero(thinned > 127) > 0.25 * np.count_nonzero(binary) else crop
+
+
+def prepare_digit(ink_crop: np.ndarray, *, normalise_stroke: bool = True) -> np.ndarray:
+    """One digit's ink (bright on 0, any size) -> (28, 28) uint8 the MNIST way.
+
+    The ink box is scaled so its longer side is 20 px, keeping aspect (INTER_AREA when shrinking), and placed
+    so that its centre of mass is at the centre of the 28x28 image. Strokes much thinner or thicker than
+    MNIST's are normalised first. An empty crop gives an all-zero image.
+    """
+    ink = np.asarray(ink_crop)
+    if ink.dtype != np.uint8:
+        ink = np.clip(ink * (255.0 if ink.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    box = _ink_box(ink, 0)
+    if box is None:
+        return np.zeros((SIZE, SIZE), np.uint8)
+    x, y, w, h = box
+    crop = ink[y : y + h, x : x + w]
+    scale = BOX / max(w, h)
+    if normalise_stroke:
+        # Pad first so thickening has room; the box is re-measured afterwards.
+        pad = int(np.ceil(2.0 / scale)) + 1
+        crop = cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        crop = _normalise_stroke(crop, scale)
+        box = _ink_box(crop, 0)
+        assert box is not None
+        x, y, w, h = box
+        crop = crop[y : y + h, x : x + w]
+        scale = BOX / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    small = cv2.resize(crop, (nw, nh), interpolation=interp).astype(np.float32)
+    peak = float(small.max())
+    if peak <= 0:
+        return np.zeros((SIZE, SIZE), np.uint8)
+    # Thin strokes shrunk a lot lose their peak; bring the core back to full ink like MNIST's.
+    small *= 255.0 / peak
+    total = float(small.sum())
+    ys, xs = np.mgrid[0:nh, 0:nw]
+    cy, cx = float((ys * small).sum() / total), float((xs * small).sum() / total)
+    # Whole-pixel shift putting the centre of mass at (14, 14), where MNIST has it (measured on its test set:
+    # mean 13.98, 14.01); a sub-pixel shift would blur the strokes.
+    dx, dy = int(round(SIZE / 2 - cx)), int(round(SIZE / 2 - cy))
+    out = np.zeros((SIZE, SIZE), np.float32)
+    # Paste with clipping (a very lopsided digit may push part of its box off the canvas, as in MNIST).
+    ox0, oy0 = max(0, dx), max(0, dy)
+    ox1, oy1 = min(SIZE, dx + nw), min(SIZE, dy + nh)
+    if ox1 > ox0 and oy1 > oy0:
+        out[oy0:oy1, ox0:ox1] = small[oy0 - dy : oy1 - dy, ox0 - dx : ox1 - dx]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------------ one digit
+
+
+def digit_mask(ink: np.ndarray) -> np.ndarray | None:
+    """The components of an ink map that make up the one digit it holds (bool mask), or None if none.
+
+    Keeps the largest component and those that are large enough and near it (a 5's flag, a broken 4); drops
+    specks and junk hugging the border (paper edges, the table behind the sheet).
+    """
+    binary = (ink > 96).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if n <= 1:
+        return None
+    h, w = ink.shape
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    # Border junk: a strip running along the edge it touches (the table beside the sheet, a scanner edge). A
+    # tightly cropped "1" touches top and bottom but runs across them, so it stays.
+    keep = np.ones(n - 1, bool)
+    for i in range(n - 1):
+        x, y, bw, bh = stats[i + 1, :4]
+        along_side = (x == 0 or x + bw == w) and bh > 0.9 * h and bw < 0.2 * w
+        along_top = (y == 0 or y + bh == h) and bw > 0.9 * w and bh < 0.2 * h
+        keep[i] = not (along_side or along_top)
+    if not keep.any():
+        keep[:] = True
+    main = int(np.argmax(np.where(keep, areas, -1)))
+    if areas[main] < max(6.0, 1e-4 * h * w):
+        return None
+    mx, my, mw, mh = stats[main + 1, :4]
+    reach = 0.5 * max(mw, mh)
+    chosen = [main]
+    for i in range(n - 1):
+        if i == main or not keep[i] or areas[i] < 0.08 * areas[main]:
+            continue
+        x, y, bw, bh = stats[i + 1, :4]
+        gap_x = max(0, max(x, mx) - min(x + bw, mx + mw))
+        gap_y = max(0, max(y, my) - min(y + bh, my + mh))
+        if max(gap_x, gap_y) <= reach:
+            chosen.append(i)
+    return np.isin(labels, np.array(chosen) + 1)
+
+
+def prepare_single_digit_with_box(
+    gray: np.ndarray,
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """Like `prepare_single_digit`, plus the ink box (x, y, w, h) in the input's pixels; None if blank."""
+    ink = ink_map(gray)
+    mask = digit_mask(ink)
+    if mask is None:
+        return None
+    # Keep the anti-aliased rim around the chosen components, not other components' faint pixels.
+    rim = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    kept = np.where(rim, ink, 0).astype(np.uint8)
+    box = _ink_box(np.where(mask, 255, 0).astype(np.uint8), 0)
+    if box is None:
+        return None
+    x, y, w, h = box
+    x0, y0 = max(0, x - 1), max(0, y - 1)
+    crop = kept[y0 : y + h + 1, x0 : x + w + 1]
+    return prepare_digit(crop), box
+
+
+def prepare_single_digit(gray: np.ndarray) -> np.ndarray | None:
+    """A picture that is one digit -> its (28, 28) uint8 MNIST-style image, or None when there is no ink."""
+    found = prepare_single_digit_with_box(gray)
+    return None if found is None else found[0]

@@ -1,0 +1,152 @@
+"""preprocess: polarity, lighting, noise floor, MNIST framing, one-digit pictures and blank pages."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from digitreader.vision.preprocess import (
+    PREPROCESSING_VERSION,
+    ink_is_dark,
+    ink_map,
+    prepare_digit,
+    prepare_single_digit,
+    prepare_single_digit_with_box,
+    stroke_width,
+)
+
+
+def _glyph(text: str = "7", size: tuple[int, int] = (160, 200), thickness: int = 12) -> np.ndarray:
+    """A bright glyph on black (uint8 HxW): the ink of a digit-like shape, placed off-centre."""
+    h, w = size
+    img = np.zeros((h, w), np.uint8)
+    cv2.putText(
+        img, text, (w // 5, int(h * 0.8)), cv2.FONT_HERSHEY_SIMPLEX, h / 40, 255, thickness, cv2.LINE_AA
+    )
+    return img
+
+
+def _on_paper(ink: np.ndarray, paper: float = 225, pen: float = 40) -> np.ndarray:
+    """Dark pen on light paper."""
+    f = ink.astype(np.float32) / 255
+    return np.clip(paper * (1 - f) + pen * f, 0, 255).astype(np.uint8)
+
+
+def _com(img: np.ndarray) -> tuple[float, float]:
+    f = img.astype(np.float64)
+    ys, xs = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
+    return float((ys * f).sum() / f.sum()), float((xs * f).sum() / f.sum())
+
+
+def test_version_is_a_string_the_dataset_builder_can_record() -> None:
+    assert PREPROCESSING_VERSION == "mnist-v1"
+
+
+def test_polarity_dark_pen_on_paper_and_chalk_on_board() -> None:
+    ink = _glyph()
+    paper = _on_paper(ink)
+    board = (40 + ink.astype(np.float32) * 0.7).astype(np.uint8)
+    assert ink_is_dark(paper)
+    assert not ink_is_dark(board)
+    # Both give the same ink map up to anti-aliasing: ink bright where the glyph is.
+    for gray in (paper, board):
+        m = ink_map(gray)
+        assert m[ink > 200].mean() > 200
+        assert m[ink == 0].mean() < 5
+
+
+def test_shadow_and_lighting_gradient_are_removed() -> None:
+    ink = _glyph()
+    h, w = ink.shape
+    light = np.linspace(0.35, 1.0, w, dtype=np.float32)[None, :] * np.ones((h, 1), np.float32)
+    light[: h // 3, : w // 2] *= 0.6  # a hard shadow in one corner
+    gray = np.clip(_on_paper(ink).astype(np.float32) * light, 0, 255).astype(np.uint8)
+    m = ink_map(gray)
+    stroke = ink > 200
+    # The stroke reads as ink in the dark half and in the bright half; the paper reads as nothing.
+    left, right = stroke.copy(), stroke.copy()
+    left[:, w // 2 :] = False
+    right[:, : w // 2] = False
+    assert m[left].mean() > 170 and m[right].mean() > 170
+    paper = cv2.dilate(ink, np.ones((9, 9), np.uint8)) == 0
+    assert (m[paper] > 64).mean() < 0.01
+
+
+def test_jpeg_noise_and_faint_grey_background_are_suppressed() -> None:
+    ink = _glyph()
+    gray = _on_paper(ink, paper=190, pen=70)
+    rng = np.random.default_rng(0)
+    gray = np.clip(gray + rng.normal(0, 6, gray.shape), 0, 255).astype(np.uint8)
+    ok, enc = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, 30])
+    assert ok
+    gray = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE)
+    m = ink_map(gray)
+    paper = cv2.dilate(ink, np.ones((9, 9), np.uint8)) == 0
+    assert (m[paper] > 40).mean() < 0.005
+    assert m[ink > 200].mean() > 180
+
+
+def test_blank_pictures_have_no_ink_and_no_digit() -> None:
+    rng = np.random.default_rng(1)
+    for gray in (
+        np.full((100, 80), 255, np.uint8),
+        np.zeros((28, 28), np.uint8),
+        np.clip(200 + rng.normal(0, 4, (120, 90)), 0, 255).astype(np.uint8),
+        np.tile(np.linspace(90, 230, 300, dtype=np.float32), (200, 1)).astype(np.uint8),
+    ):
+        assert ink_map(gray).max() == 0
+        assert prepare_single_digit(gray) is None
+        assert prepare_single_digit_with_box(gray) is None
+
+
+def test_prepare_digit_frames_like_mnist() -> None:
+    ink = _glyph("2", size=(300, 260), thickness=20)
+    out = prepare_digit(ink)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    ys, xs = np.nonzero(out)
+    assert max(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1) == 20
+    cy, cx = _com(out)
+    assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5
+    assert out.max() == 255
+    # Anti-aliased: grey edge pixels exist.
+    assert ((out > 20) & (out < 230)).sum() > 10
+
+
+def test_prepare_digit_keeps_aspect_of_a_one() -> None:
+    ink = np.zeros((200, 200), np.uint8)
+    cv2.line(ink, (100, 20), (100, 180), 255, 14)
+    out = prepare_digit(ink)
+    ys, xs = np.nonzero(out > 30)
+    assert ys.max() - ys.min() + 1 >= 19
+    assert xs.max() - xs.min() + 1 <= 6
+
+
+def test_prepare_digit_is_identity_on_mnist_framed_input() -> None:
+    digit = prepare_digit(_glyph("3", size=(280, 240), thickness=24))
+    assert np.abs(prepare_digit(digit, normalise_stroke=False).astype(int) - digit).max() <= 1
+
+
+@pytest.mark.parametrize("pen", [1, 110])
+def test_stroke_width_is_normalised(pen: int) -> None:
+    # A hairline and a marker both end up with MNIST-like strokes (about 2.3 px at 28x28).
+    ink = np.zeros((400, 400), np.uint8)
+    cv2.ellipse(ink, (200, 200), (110, 170), 0, 0, 360, 255, pen, cv2.LINE_AA)
+    width = stroke_width(prepare_digit(ink) > 127)
+    assert 1.3 <= width <= 4.3
+    raw = stroke_width(prepare_digit(ink, normalise_stroke=False) > 127)
+    assert abs(width - 2.3) < abs(raw - 2.3)
+
+
+def test_single_digit_keeps_the_digit_drops_specks_and_border_junk() -> None:
+    ink = _glyph("5", size=(240, 240), thickness=16)
+    gray = _on_paper(ink)
+    gray[:, :6] = 30  # the dark edge of the table beside the sheet
+    gray[20:23, 200:203] = 30  # a speck
+    found = prepare_single_digit_with_box(gray)
+    assert found is not None
+    digit, (x, y, w, h) = found
+    ys, xs = np.nonzero(ink > 127)
+    assert abs(x - xs.min()) <= 2 and abs(y - ys.min()) <= 2
+    assert abs(x + w - 1 - xs.max()) <= 2 and abs(y + h - 1 - ys.max()) <= 2
+    assert np.array_equal(digit, prepare_single_digit(gray))
