@@ -1,14 +1,78 @@
-"""`digits serve` (placeholder until its module lands)."""
+"""`digits serve [--host H] [--port P] [--model PATH]`: the HTTP API and the drawing page, under uvicorn.
+
+Defaults come from the environment (`DIGITREADER_HOST`, `DIGITREADER_PORT`, `DIGITREADER_MODEL`, limits: see
+`digitreader.server.settings`). The model is loaded and the port bound before uvicorn starts, so a bad model
+or a port in use is a one-line error (exit code 2), not a traceback.
+"""
+
+from __future__ import annotations
 
 import argparse
+import errno
+import socket
+from pathlib import Path
 
 from digitreader.errors import DigitreaderError
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("serve", help="(not yet available)")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve the HTTP API and the drawing page",
+        description="Serve POST /v1/read, GET /healthz, the drawing page at / and the API docs at /docs.",
+    )
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8000; 0 picks a free one)")
+    p.add_argument("--model", type=Path, metavar="PATH", help="ONNX model file (default: the bundled model)")
     p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    raise DigitreaderError("'digits serve' is not available yet")
+    # Imported here so other verbs never pay for FastAPI and uvicorn.
+    import uvicorn
+    from pydantic import ValidationError
+
+    from digitreader.server.app import create_app
+    from digitreader.server.settings import Settings
+
+    overrides = {
+        k: v for k, v in (("host", args.host), ("port", args.port), ("model", args.model)) if v is not None
+    }
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise DigitreaderError(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+    from digitreader.recognizer import Recognizer
+
+    recognizer = Recognizer.load(settings.model)
+    sock = _bind(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"digits serve: http://{shown}:{port}/ (API docs at /docs; Ctrl+C stops)", flush=True)
+
+    app = create_app(settings, recognizer)
+    config = uvicorn.Config(app, log_level="warning" if not args.verbose else "info", access_log=args.verbose)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or a one-line error saying why not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise DigitreaderError(f"cannot listen on host {host!r}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise DigitreaderError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock

@@ -1,0 +1,272 @@
+"""The HTTP API and the drawing page: `create_app(settings, recognizer)` builds the FastAPI application.
+
+Routes: `POST /v1/read` (an image -> the JSON of `digits read --json`), `GET /healthz`, `GET /` (the page,
+from `static/`), OpenAPI at `/docs`. The recogniser is loaded once, at startup, and each read runs in a worker
+thread so the event loop keeps serving while ONNX Runtime works (its sessions are thread-safe).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image, UnidentifiedImageError
+from starlette.datastructures import UploadFile
+
+from digitreader.errors import DigitreaderError, ImageTooLargeError, ModelError
+from digitreader.reading import Reading
+from digitreader.server.limits import BodySizeLimit
+from digitreader.server.schemas import MODES, ErrorOut, HealthOut, Mode, ReadingOut
+from digitreader.server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# The page loads only its own files; uploads are shown from blob: URLs.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (413, "The body is over `max_body_bytes`, or the image over `max_pixels`."),
+        (415, "The upload is not an image."),
+        (422, "A bad `mode`, a form without `file`, or an image with nothing to read (truncated, tiny)."),
+    )
+}
+
+# The request body the read route parses itself (a form OR a raw image), described for /docs.
+_READ_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "The image."},
+                        "mode": {"type": "string", "enum": list(MODES), "description": "Beats the query."},
+                    },
+                }
+            },
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+class RecognizerLike(Protocol):
+    """What the server needs of `digitreader.recognizer.Recognizer`."""
+
+    def read(self, image: Any, mode: str = "auto") -> Reading: ...
+
+
+def create_app(settings: Settings | None = None, recognizer: RecognizerLike | None = None) -> FastAPI:
+    """Build the application; `recognizer=None` loads `settings.model` (None: the bundled one) at startup."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.recognizer is None:
+            app.state.recognizer = await anyio.to_thread.run_sync(_load_recognizer, settings.model)
+        log.info("reading with model %s", _model_name(app.state.recognizer))
+        yield
+
+    app = FastAPI(
+        title="digitreader",
+        summary="Read handwritten digits in photos, scans and drawings.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.recognizer = recognizer
+    # Reads in flight at once: one per core keeps ONNX Runtime from thrashing and bounds decoded-image memory.
+    app.state.read_limiter = CapacityLimiter(max(2, os.cpu_count() or 2))
+
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _internal_error)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    _add_routes(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def get_recognizer(request: Request) -> RecognizerLike:
+    """The recogniser loaded at startup (a dependency, so tests can override it)."""
+    recognizer: RecognizerLike | None = request.app.state.recognizer
+    if recognizer is None:
+        raise HTTPException(503, "the model is not loaded yet")
+    return recognizer
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the application was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.post(
+        "/v1/read",
+        response_model=ReadingOut,
+        response_model_exclude_unset=True,
+        responses=_ERRORS,
+        openapi_extra=_READ_BODY,
+        summary="Read the digits in an image",
+    )
+    async def read(
+        request: Request,
+        recognizer: Annotated[RecognizerLike, Depends(get_recognizer)],
+        settings: Annotated[Settings, Depends(get_settings)],
+        mode: Annotated[Mode | None, Query(description="digit, number or auto (default auto)")] = None,
+        details: Annotated[bool, Query(description="Add each digit's ten probabilities.")] = False,
+    ) -> Any:
+        """Upload an image as multipart field `file` (optional form field `mode`), or send it as the raw body
+        with an `image/*` content type. Returns the same JSON as `digits read --json`."""
+        data, filename, form_mode = await _image_from_request(request)
+        chosen = _check_mode(form_mode) if form_mode is not None else (mode or "auto")
+        _check_image(data, settings.max_pixels)
+        try:
+            reading = await anyio.to_thread.run_sync(
+                lambda: recognizer.read(data, mode=chosen), limiter=request.app.state.read_limiter
+            )
+        except ImageTooLargeError as exc:
+            raise HTTPException(413, str(exc)) from exc
+        except ModelError as exc:
+            log.error("the model failed on %s: %s", filename or "a body", exc)
+            raise HTTPException(500, f"the model failed: {exc}") from exc
+        except DigitreaderError as exc:  # ImageError: truncated, too small, nothing to read
+            raise HTTPException(422, str(exc)) from exc
+        return reading.to_dict(path=filename, details=details)
+
+    @app.get("/healthz", response_model=HealthOut, summary="Health check")
+    async def healthz(
+        recognizer: Annotated[RecognizerLike, Depends(get_recognizer)],
+        settings: Annotated[Settings, Depends(get_settings)],
+    ) -> HealthOut:
+        """`ok` and the model's name once the model is loaded; 503 before."""
+        return HealthOut(
+            status="ok",
+            model=_model_name(recognizer),
+            max_body_bytes=settings.max_body_bytes,
+            max_pixels=settings.max_pixels,
+        )
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+
+
+async def _image_from_request(request: Request) -> tuple[bytes, str | None, str | None]:
+    """The image bytes, the uploaded file's name (None for a raw body) and the form's `mode` (or None)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        async with request.form(max_files=1, max_fields=8) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise HTTPException(422, "the form has no file field named 'file'")
+            data = await upload.read()
+            form_mode = form.get("mode")
+            filename = upload.filename or None
+        if form_mode is not None and not isinstance(form_mode, str):
+            raise HTTPException(422, "mode must be a plain form field, not a file")
+    elif content_type.startswith("image/") or content_type == "application/octet-stream":
+        data, filename, form_mode = await request.body(), None, None
+    else:
+        raise HTTPException(
+            415,
+            "expected an image: a multipart form with field 'file', or an image/* body "
+            f"(got content type {content_type or 'none'!r})",
+        )
+    if not data:
+        raise HTTPException(415, "the uploaded image is empty")
+    return data, filename, form_mode
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise HTTPException(422, f"mode: Input should be 'digit', 'number' or 'auto' (got {mode[:40]!r})")
+    return mode
+
+
+def _check_image(data: bytes, max_pixels: int) -> None:
+    """Refuse non-images (415) and images over `max_pixels` (413) from the header alone, before decoding."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+    except Image.DecompressionBombError as exc:
+        raise HTTPException(413, f"the image is larger than the limit of {max_pixels} pixels") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise HTTPException(415, "the upload is not an image in a format Pillow reads") from exc
+    if width * height > max_pixels:
+        raise HTTPException(
+            413, f"the image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}"
+        )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with a plain string `detail` (FastAPI's default is a list of objects)."""
+    errors: Sequence[Any] = exc.errors() if isinstance(exc, RequestValidationError) else []
+    parts = []
+    for error in errors:
+        where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("query", "body", "path"))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def _load_recognizer(path: Path | None) -> RecognizerLike:
+    from digitreader.recognizer import Recognizer  # imported here: ONNX Runtime only when a server starts
+
+    recognizer: RecognizerLike = Recognizer.load(path)
+    return recognizer
+
+
+def _model_name(recognizer: object) -> str:
+    """A short name for the model, from whatever the recogniser exposes."""
+    for attribute in ("name", "model_name"):
+        value = getattr(recognizer, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(recognizer).__name__
+
+
+def _version() -> str:
+    from digitreader import __version__
+
+    return __version__
