@@ -12,7 +12,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 import numpy as np
 
@@ -31,6 +31,10 @@ _DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 _CODES = {dtype.newbyteorder("="): code for code, dtype in _DTYPES.items()}
+
+
+class _Reader(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
@@ -62,7 +66,7 @@ def decode_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     return _read_stream(io.BytesIO(data), name)
 
 
-def _read_stream(stream: IO[bytes], name: str) -> np.ndarray:
+def _read_stream(stream: _Reader, name: str) -> np.ndarray:
     head = stream.read(4)
     if len(head) < 4:
         raise DataError(f"{name}: not an IDX file (only {len(head)} bytes)")
