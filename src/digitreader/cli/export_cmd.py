@@ -1,14 +1,50 @@
-"""`digits export` (placeholder until its module lands)."""
+"""`digits export CHECKPOINT --out model.onnx`: a checkpoint -> the ONNX file `digits read --model` reads."""
+
+from __future__ import annotations
 
 import argparse
+import shlex
 
-from digitreader.errors import DigitreaderError
+DEFAULT_DATA = "MNIST: train 55,000, validation 5,000 (model selection), test 10,000 (reported)"
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("export", help="(not yet available)")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a checkpoint to ONNX (checked against torch)",
+        description="Export a checkpoint to ONNX with its metadata. The file is written only when "
+        "ONNX Runtime and torch agree on 1,000 MNIST test images (synthetic images where MNIST is absent).",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint written by `digits train`")
+    p.add_argument("--out", "-o", required=True, metavar="MODEL.onnx", help="where to write the ONNX file")
+    p.add_argument(
+        "--data-dir", metavar="DIR", help="MNIST folder for the check (default: $DIGITREADER_DATA)"
+    )
+    p.add_argument("--check", type=int, default=1000, metavar="N", help="images compared (default 1000)")
+    p.add_argument(
+        "--card", metavar="CARD.json", help="also write a model card (the format of weights/default.json)"
+    )
+    p.add_argument(
+        "--data", default=DEFAULT_DATA, metavar="TEXT", help="the card's description of the training data"
+    )
+    p.add_argument("--notes", default="", metavar="TEXT", help="free text for the card")
     p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    raise DigitreaderError("'digits export' is not available yet")
+    from digitreader.errors import DigitreaderError
+    from digitreader.training.export import export_onnx, write_card
+
+    if args.check < 1:
+        raise DigitreaderError(f"--check {args.check}: must be at least 1")
+    result = export_onnx(args.checkpoint, args.out, data_dir=args.data_dir, n_check=args.check)
+    accuracy = "" if result.accuracy is None else f", accuracy {result.accuracy:.2%}"
+    print(
+        f"wrote {result.path} (sha256 {result.sha256[:12]}): max |ONNX - torch| = {result.max_abs_diff:.2g} "
+        f"on {result.images_checked} {result.check_data} images{accuracy}"
+    )
+    if args.card:
+        command = shlex.join(["digits", "export", args.checkpoint, "--out", args.out, "--card", args.card])
+        write_card(result, args.card, command=command, data=args.data, notes=args.notes)
+        print(f"wrote {args.card}")
+    return 0

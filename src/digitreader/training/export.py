@@ -1,0 +1,347 @@
+"""Checkpoint -> the ONNX file `Recognizer.load` reads, checked against torch before it is written.
+
+Steps, in order:
+1. load the checkpoint (safe load, no pickle) and build its model in eval mode (logits, normalisation inside);
+2. export model + softmax with the TorchScript-based exporter (`dynamo=False`): input ``image`` float32
+   ``[N, 1, 28, 28]`` in [0, 1] with a dynamic batch, output ``probabilities`` ``[N, 10]``;
+3. run ONNX Runtime and torch on the same images (1,000 MNIST test digits, or seeded synthetic images where
+   MNIST is absent) and refuse to write unless the largest probability difference is within `TOLERANCE`;
+4. attach the metadata (``metadata_props["digitreader"]``, JSON, see `FORMAT`) and write the file atomically
+   (temp file beside it, then `os.replace`): a failed export never leaves a partial or unchecked file.
+
+Optionally `write_card` writes the JSON card the bundled model carries (see ``weights/README.md``).
+Torch is imported here (the `train` extra); the reading path never imports this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import os
+import subprocess
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from digitreader.errors import DataError, ModelError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "digitreader-onnx/1"
+METADATA_KEY = "digitreader"
+INPUT_NAME = "image"
+OUTPUT_NAME = "probabilities"
+OPSET = 17
+TOLERANCE = 1e-4  # max |p_onnx - p_torch| over every probability of every checked image
+N_CHECK = 1000  # images compared between ONNX Runtime and torch
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What `export_onnx` wrote and how it was checked."""
+
+    path: Path
+    sha256: str  # of the written .onnx file
+    metadata: dict[str, Any]
+    images_checked: int
+    check_data: str  # "MNIST test" or "synthetic"
+    max_abs_diff: float
+    argmax_agreement: float  # fraction of checked images where ONNX and torch pick the same digit
+    accuracy: float | None  # ONNX accuracy on the checked MNIST images (None without labels)
+
+
+def export_onnx(
+    checkpoint: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    n_check: int = N_CHECK,
+    tolerance: float = TOLERANCE,
+) -> ExportResult:
+    """Export `checkpoint` to `out` (ONNX + metadata), checked against torch on `n_check` images.
+
+    Raises `ModelError` (one line naming the file) when the checkpoint cannot be used or the exported model
+    disagrees with torch by more than `tolerance`; `out` is then left untouched.
+    """
+    from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
+
+    source = Path(checkpoint)
+    ckpt = load_checkpoint(source)
+    model = build_model_from_checkpoint(ckpt)
+    metadata = {
+        "format": FORMAT,
+        "model": ckpt.model_name,
+        "config": _jsonable(ckpt.config),
+        "preprocessing": _jsonable(ckpt.preprocessing),
+        "labels": list(range(10)),
+        "metrics": _jsonable(ckpt.metrics),
+        "recipe": _jsonable(ckpt.recipe),
+        "source": {
+            "checkpoint": source.name,
+            "sha256": sha256_file(source),
+            "epoch": ckpt.epoch,
+            "step": ckpt.step,
+        },
+    }
+    images, labels, check_data = check_images(data_dir, n_check)
+    return export_model(
+        model, out, metadata, images=images, labels=labels, check_data=check_data, tolerance=tolerance
+    )
+
+
+def export_model(
+    model: Any,
+    out: str | os.PathLike[str],
+    metadata: dict[str, Any],
+    *,
+    images: np.ndarray,
+    labels: np.ndarray | None = None,
+    check_data: str = "given",
+    tolerance: float = TOLERANCE,
+) -> ExportResult:
+    """Export a torch `model` (logits, input [N, 1, 28, 28] in [0, 1]) with softmax to `out`, checked.
+
+    `images` are uint8 `(N, 28, 28)` digit images (ink bright) used for the check; `labels` (optional) give
+    the accuracy recorded in the metadata. The file is written only when the check passes.
+    """
+    import torch
+
+    out_path = Path(out)
+    wrapped = _with_softmax(model)
+    proto_bytes = _export_bytes(wrapped, out_path)
+    batch = images.astype(np.float32)[:, None] / 255.0
+    with torch.inference_mode():
+        expected = wrapped(torch.from_numpy(batch)).numpy()
+    got = _run_onnx(proto_bytes, batch, out_path)
+    diff = float(np.abs(got - expected).max())
+    agreement = float((got.argmax(1) == expected.argmax(1)).mean())
+    if not np.isfinite(diff) or diff > tolerance:
+        raise ModelError(
+            f"{out_path}: not written: ONNX Runtime and torch differ by {diff:.3g} on {len(batch)} "
+            f"{check_data} images (tolerance {tolerance:g})"
+        )
+    # The dynamic batch really is dynamic: one image and an odd count give the same answers.
+    for n in (1, 7):
+        small = _run_onnx(proto_bytes, batch[:n], out_path)
+        if float(np.abs(small - got[:n]).max()) > tolerance:
+            raise ModelError(f"{out_path}: not written: batch of {n} differs from the full batch")
+    accuracy = None if labels is None else float((got.argmax(1) == labels[: len(got)]).mean())
+    metadata = dict(metadata)
+    metadata.setdefault("format", FORMAT)
+    metadata.setdefault("labels", list(range(10)))
+    metadata["export"] = {
+        "checked_images": len(batch),
+        "check_data": check_data,
+        "max_abs_diff": diff,
+        "argmax_agreement": agreement,
+        "onnx_accuracy": accuracy,
+        "torch_version": torch.__version__,
+        "opset": OPSET,
+        "exported_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    data = _with_metadata(proto_bytes, metadata)
+    _atomic_write(out_path, data)
+    log.info("wrote %s (max |ONNX - torch| = %.2g on %d images)", out_path, diff, len(batch))
+    return ExportResult(
+        path=out_path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        metadata=metadata,
+        images_checked=len(batch),
+        check_data=check_data,
+        max_abs_diff=diff,
+        argmax_agreement=agreement,
+        accuracy=accuracy,
+    )
+
+
+def check_images(data_dir: str | os.PathLike[str] | None, n: int = N_CHECK) -> tuple[np.ndarray, Any, str]:
+    """The first `n` MNIST test digits and labels; without MNIST, `n` seeded synthetic images (no labels)."""
+    from digitreader.data.idx import read_idx
+    from digitreader.data.mnist import TEST_IMAGES, TEST_LABELS, resolve_data_dir
+
+    directory = resolve_data_dir(data_dir)
+    found = [_existing(directory, spec.name) for spec in (TEST_IMAGES, TEST_LABELS)]
+    if found[0] is not None and found[1] is not None:
+        try:
+            images, labels = read_idx(found[0]), read_idx(found[1])
+            return images[:n], labels[:n].astype(np.int64), "MNIST test"
+        except DataError as exc:
+            log.warning("MNIST test files unusable (%s); checking on synthetic images", exc)
+    return synthetic_images(n), None, "synthetic"
+
+
+def _existing(directory: Path, name: str) -> Path | None:
+    """`name` as published (.gz) or unpacked, whichever is there."""
+    for candidate in (directory / name, directory / name.removesuffix(".gz")):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def synthetic_images(n: int, seed: int = 0) -> np.ndarray:
+    """Seeded stand-ins for digits (strokes, blobs, noise) for the export check where MNIST is absent."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 28, 28), np.float32)
+    yy, xx = np.mgrid[0:28, 0:28]
+    for i in range(n):
+        for _ in range(rng.integers(1, 4)):  # a few thick line segments
+            (x0, y0), (x1, y1) = rng.uniform(6, 22, (2, 2))
+            t = np.clip(
+                ((xx - x0) * (x1 - x0) + (yy - y0) * (y1 - y0)) / ((x1 - x0) ** 2 + (y1 - y0) ** 2 + 1e-6),
+                0,
+                1,
+            )
+            dist = np.hypot(xx - (x0 + t * (x1 - x0)), yy - (y0 + t * (y1 - y0)))
+            images[i] = np.maximum(images[i], np.clip(2.5 - dist, 0, 1))
+    images += rng.uniform(0, 0.1, images.shape).astype(np.float32)
+    return np.clip(images * 255, 0, 255).astype(np.uint8)
+
+
+def write_card(
+    result: ExportResult, card: str | os.PathLike[str], *, command: str, data: str, notes: str = ""
+) -> None:
+    """Write the JSON card for an exported model (the format is documented in ``weights/README.md``)."""
+    meta = result.metadata
+    body = {
+        "file": result.path.name,
+        "sha256": result.sha256,
+        "model": meta.get("model"),
+        "metrics": meta.get("metrics", {}),
+        "export_check": meta.get("export", {}),
+        "data": data,
+        "recipe": meta.get("recipe", {}),
+        "source_checkpoint": meta.get("source", {}),
+        "command": command,
+        "commit": git_commit(),
+        "notes": notes,
+    }
+    _atomic_write(Path(card), (json.dumps(body, indent=2, sort_keys=False) + "\n").encode())
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of a file, read in chunks."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
+def git_commit() -> str | None:
+    """The checkout's HEAD commit (with "-dirty" when files differ), or None outside a git checkout."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _with_softmax(model: Any) -> Any:
+    """model + softmax as one eval-mode torch module: the ONNX file returns probabilities."""
+    import torch
+
+    return torch.nn.Sequential(model, torch.nn.Softmax(dim=1)).eval()
+
+
+def _export_bytes(module: Any, out_path: Path) -> bytes:
+    import torch
+
+    buffer = io.BytesIO()
+    dummy = torch.zeros(2, 1, 28, 28)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's deprecation chatter; failures still raise
+            torch.onnx.export(
+                module,
+                (dummy,),
+                cast(Any, buffer),  # the legacy exporter writes to file objects; its hint says paths only
+                dynamo=False,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                opset_version=OPSET,
+                do_constant_folding=True,
+            )
+    except Exception as exc:  # the exporter raises many types; the user needs one line
+        raise ModelError(
+            f"{out_path}: not written: ONNX export failed ({' '.join(str(exc).split())[:300]})"
+        ) from None
+    return buffer.getvalue()
+
+
+def _run_onnx(model_bytes: bytes, batch: np.ndarray, out_path: Path) -> np.ndarray:
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+        (probs,) = session.run([OUTPUT_NAME], {INPUT_NAME: batch})
+    except Exception as exc:
+        raise ModelError(f"{out_path}: not written: ONNX Runtime cannot run the export ({exc})") from None
+    return np.asarray(probs, dtype=np.float32)
+
+
+def _with_metadata(model_bytes: bytes, metadata: dict[str, Any]) -> bytes:
+    import onnx
+
+    proto = onnx.load_from_string(model_bytes)
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = json.dumps(metadata, sort_keys=True)
+    proto.producer_name = "digitreader"
+    onnx.checker.check_model(proto)
+    return bytes(proto.SerializeToString())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write beside the target and rename: readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _jsonable(value: Any) -> Any:
+    """Dataclasses, tuples, numpy scalars and paths -> plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
