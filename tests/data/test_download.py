@@ -116,7 +116,7 @@ def test_all_failing(server: Server, tmp_path: Path, dead_url: str) -> None:
     with pytest.raises(DataError) as info:
         download(urls, dest, SHA, retries=2, backoff=0, progress=False)
     message = str(info.value)
-    assert message.startswith("file.bin: download failed:") and "\n" not in message
+    assert message.startswith(f"{dest}: download failed:") and "\n" not in message
     assert f"{dead_url} (" in message and "2 tries" in message
     assert f"{server.url}/missing/file.bin (HTTP 404)" in message
     assert f"{server.url}/bad/file.bin (checksum mismatch" in message

@@ -76,17 +76,17 @@ def download(
                 log.info("downloaded %s from %s", dest.name, url)
                 return dest
             except _Permanent as exc:
-                log.warning("%s: %s", url, exc)
+                log.info("%s: %s", url, exc)
                 failures.append(f"{url} ({exc})")
                 break
             except _Transient as exc:
-                log.warning("%s: %s (try %d of %d)", url, exc, attempt + 1, retries)
+                log.info("%s: %s (try %d of %d)", url, exc, attempt + 1, retries)
                 if attempt + 1 >= retries:
                     failures.append(f"{url} ({exc}, {retries} tries)")
                 else:
                     time.sleep(backoff * 2**attempt)
     tried = "; ".join(failures) if failures else "no mirrors given"
-    raise DataError(f"{dest.name}: download failed: {tried}")
+    raise DataError(f"{dest}: download failed: {tried}")
 
 
 def _fetch(url: str, dest: Path, sha256: str, *, timeout: float, progress: bool) -> None:

@@ -111,8 +111,10 @@ def build_dataset(
     if out.exists():
         raise DataError(f"{out}: already exists (choose another --out or remove it)")
     items, skipped, kind = _list_sources(src)
+    # Names in the index are relative to SRC (or to the CSV's folder); errors name the full path.
+    root = src.parent if kind == "csv" else src
     if strict and skipped:
-        raise DataError(f"{skipped[0].path}: {skipped[0].reason}")
+        raise DataError(f"{root / skipped[0].path}: {skipped[0].reason}")
     if not items:
         raise DataError(f"{src}: no image files found")
 
@@ -122,7 +124,7 @@ def build_dataset(
         for item, digest, image, reason in results:
             if image is None:
                 if strict:
-                    raise DataError(f"{item.name}: {reason}")
+                    raise DataError(f"{root / item.name}: {reason}")
                 skipped.append(Skipped(item.name, reason))
                 continue
             images.append(image)
