@@ -230,7 +230,7 @@ def _render(ink: np.ndarray, rng: np.random.Generator, look: dict[str, float | b
         pattern = str(look.get("pattern", ""))
         if pattern:
             cover = _pattern((h, w), pattern, float(look.get("pitch", 30.0)), rng)
-            img -= cover * rng.uniform(35, 90)
+            img -= cover * rng.uniform(25, 65)  # printed patterns are pale next to a pen
         img = img * (1 - ink) + pen * ink
     if look.get("light") or look.get("shadow"):
         img *= _lighting((h, w), rng, shadow=bool(look.get("shadow")))
