@@ -1,0 +1,167 @@
+"""ONNX Runtime behind the `Recognizer`: find the model, check it is one of ours, run batches.
+
+The bundled default is ``weights/default.onnx``; its card ``weights/default.json`` records the file's SHA-256,
+checked at every load (a corrupted or swapped file is refused). Any other model is an ``.onnx`` file written
+by `digits export`: input ``image`` float32 ``[N, 1, 28, 28]`` in [0, 1], output ``probabilities``
+``[N, 10]``, and a ``digitreader`` metadata entry (JSON) whose ``format`` starts with ``digitreader-onnx/``.
+The card format is documented in ``weights/README.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitreader.errors import DigitreaderError, ModelError
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_MODEL = WEIGHTS_DIR / "default.onnx"
+DEFAULT_CARD = WEIGHTS_DIR / "default.json"
+METADATA_KEY = "digitreader"
+FORMAT_PREFIX = "digitreader-onnx/"
+INPUT_NAME = "image"
+OUTPUT_NAME = "probabilities"
+MAX_BATCH = 4096  # digits per ONNX Runtime call: bounds memory for huge read_many calls
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class OnnxEngine:
+    """One ONNX Runtime session and the model's metadata. `classify` is safe to call from many threads."""
+
+    def __init__(
+        self, session: Any, path: Path, metadata: dict[str, Any], card: dict[str, Any] | None
+    ) -> None:
+        self._session = session
+        self.path = path
+        self.metadata = metadata
+        self.card = card
+        labels = metadata.get("labels", list(range(10)))
+        self.labels: list[int] = [int(v) for v in labels]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, *, threads: int | None = None) -> OnnxEngine:
+        """The bundled default (verified against its card) when `path` is None, else the given .onnx file."""
+        card = None
+        if path is None:
+            card = _read_card(DEFAULT_CARD, DEFAULT_MODEL)
+            model_path = DEFAULT_MODEL
+        else:
+            model_path = Path(path).expanduser()
+        data = _read_model_bytes(model_path)
+        if card is not None:
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != card.get("sha256"):
+                raise ModelError(
+                    f"{model_path}: SHA-256 {digest[:12]}... does not match its card {DEFAULT_CARD.name} "
+                    f"({str(card.get('sha256'))[:12]}...): the bundled model is damaged or was replaced"
+                )
+        session = _session(data, model_path, threads)
+        metadata = _check_model(session, model_path)
+        log.debug("loaded %s (model %s)", model_path, metadata.get("model"))
+        return cls(session, model_path, metadata, card)
+
+    def classify(self, batch: np.ndarray) -> np.ndarray:
+        """``(N, 28, 28)`` uint8 digit images (or ``(N, 1, 28, 28)`` float in [0, 1]) -> ``(N, 10)``."""
+        batch = np.asarray(batch)
+        if batch.ndim == 3:
+            batch = batch[:, None]
+        if batch.ndim != 4 or batch.shape[1:] != (1, 28, 28):
+            raise DigitreaderError(
+                f"digit batch of shape {batch.shape}: expected (N, 28, 28) or (N, 1, 28, 28)"
+            )
+        if len(batch) == 0:
+            return np.zeros((0, 10), np.float32)
+        if batch.dtype == np.uint8:
+            inputs = batch.astype(np.float32) * np.float32(1 / 255)
+        else:
+            inputs = batch.astype(np.float32, copy=False)
+        parts = [
+            self._session.run([OUTPUT_NAME], {INPUT_NAME: inputs[i : i + MAX_BATCH]})[0]
+            for i in range(0, len(inputs), MAX_BATCH)
+        ]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def _read_card(card_path: Path, model_path: Path) -> dict[str, Any]:
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{card_path}: the bundled model's card is missing") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{card_path}: unreadable model card ({exc})") from None
+    if not isinstance(card, dict) or not isinstance(card.get("sha256"), str):
+        raise ModelError(f"{card_path}: the model card has no sha256 for {model_path.name}")
+    return card
+
+
+def _read_model_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise ModelError(f"{path}: no such model file")
+    if path.is_dir():
+        raise ModelError(f"{path}: is a directory, not an ONNX model file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not data:
+        raise ModelError(f"{path}: empty file, not an ONNX model")
+    return data
+
+
+def _session(data: bytes, path: Path, threads: int | None) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or available_cpus()
+    options.inter_op_num_threads = 1  # a small sequential graph: parallelism lives inside the ops
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
+    try:
+        return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types for protobuf and graph errors
+        reason = " ".join(str(exc).split())[:200]
+        raise ModelError(f"{path}: not an ONNX model ORT can load ({reason})") from None
+
+
+def _check_model(session: Any, path: Path) -> dict[str, Any]:
+    """The model's digitreader metadata, after checking its input and output are the ones we feed and read."""
+    raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if raw is None:
+        raise ModelError(f"{path}: no '{METADATA_KEY}' metadata (not exported by `digits export`)")
+    try:
+        metadata = json.loads(raw)
+    except ValueError:
+        raise ModelError(f"{path}: its '{METADATA_KEY}' metadata is not JSON") from None
+    if not isinstance(metadata, dict) or not str(metadata.get("format", "")).startswith(FORMAT_PREFIX):
+        raise ModelError(f"{path}: metadata format is not {FORMAT_PREFIX}*")
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(float)":
+        got = ", ".join(f"{i.name} {i.type}" for i in inputs)
+        raise ModelError(f"{path}: expected one float input '{INPUT_NAME}', found {got}")
+    if list(inputs[0].shape)[1:] != [1, 28, 28] or len(inputs[0].shape) != 4:
+        raise ModelError(f"{path}: input shape {inputs[0].shape}, expected [N, 1, 28, 28]")
+    names = [o.name for o in outputs]
+    if OUTPUT_NAME not in names:
+        raise ModelError(f"{path}: no '{OUTPUT_NAME}' output (found {', '.join(names)})")
+    out_shape = list(outputs[names.index(OUTPUT_NAME)].shape)
+    if len(out_shape) != 2 or out_shape[1] != 10:
+        raise ModelError(f"{path}: output shape {out_shape}, expected [N, 10]")
+    labels = metadata.get("labels", list(range(10)))
+    if not isinstance(labels, list) or len(labels) != 10:
+        raise ModelError(f"{path}: metadata labels must list 10 digits")
+    return metadata
