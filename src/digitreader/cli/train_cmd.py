@@ -1,14 +1,60 @@
-"""`digits train` (placeholder until its module lands)."""
+"""`digits train`: train a registered model on MNIST or on a user's dataset (see training/train.py)."""
+
+from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from digitreader.errors import DigitreaderError
 
-
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("train", help="(not yet available)")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model (checkpoints, TensorBoard, --resume)",
+        description="Train a registered model (see 'digits models') with its recipe; flags override it.",
+    )
+    p.add_argument("--model", required=True, metavar="NAME", help="registered model name, e.g. cnn")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, metavar="N", help="passes over the training set")
+    length.add_argument("--steps", type=int, metavar="N", help="optimiser steps (instead of epochs)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="samples per step")
+    p.add_argument("--lr", type=float, metavar="LR", help="peak learning rate")
+    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and augmentation")
+    p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default: runs/MODEL)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--dry-run", action="store_true", help="run the whole path on a few batches")
+    p.add_argument("--data", type=Path, metavar="DATASET", help="a dataset folder from 'digits data build'")
+    p.add_argument("--with-mnist", action="store_true", help="with --data: add MNIST's training images")
+    p.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder (default: $DIGITREADER_DATA)")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    p.add_argument("--no-tensorboard", action="store_true", help="do not write OUT/tb")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    raise DigitreaderError("'digits train' is not available yet")
+    from tqdm import tqdm
+
+    from digitreader.training.train import TrainConfig, train
+
+    config = TrainConfig(
+        model=args.model,
+        out=args.out or Path("runs") / args.model,
+        epochs=args.epochs,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        resume=args.resume,
+        dry_run=args.dry_run,
+        data=args.data,
+        with_mnist=args.with_mnist,
+        data_dir=args.data_dir,
+        threads=args.threads,
+        progress=not args.no_progress,
+        tensorboard=not args.no_tensorboard,
+    )
+    result = train(config, report=tqdm.write)
+    if result.interrupted:
+        return 130
+    print(f"best checkpoint: {result.best} (test accuracy {result.metrics['test_accuracy']:.4f})")
+    return 0

@@ -1,0 +1,179 @@
+"""Evaluate a checkpoint: accuracy, per-class precision and recall, a confusion-matrix PNG and a gallery
+of the misclassified digits (true and predicted labels).
+
+    >>> report = evaluate("runs/cnn/best.pt", split="test", out="runs/cnn/eval-test")
+    >>> report.accuracy, report.confusion_png, report.errors_png
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from digitreader.training.splits import Part, as_input
+
+log = logging.getLogger(__name__)
+
+EVAL_BATCH = 1000  # images per forward pass when evaluating
+MAX_GALLERY = 256  # misclassified digits drawn in the error gallery
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
+    """Logits [N, 10] of `model` (put in eval mode) for uint8 images [N, 28, 28]."""
+    model.eval()
+    chunks = [model(as_input(images[i : i + batch_size])) for i in range(0, len(images), batch_size)]
+    return torch.cat(chunks) if chunks else torch.zeros(0, 10)
+
+
+def accuracy_and_loss(model: nn.Module, part: Part) -> tuple[float, float]:
+    """Top-1 accuracy and mean cross-entropy of `model` on `part`."""
+    if len(part) == 0:
+        return float("nan"), float("nan")
+    logits = predict_logits(model, part.images)
+    accuracy = (logits.argmax(1) == part.labels).float().mean().item()
+    return accuracy, F.cross_entropy(logits, part.labels).item()
+
+
+@dataclass(frozen=True)
+class ClassStats:
+    digit: int
+    precision: float
+    recall: float
+    support: int  # true examples of this digit
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """What `evaluate` measured and the files it wrote."""
+
+    checkpoint: Path
+    model_name: str
+    data: str
+    count: int
+    accuracy: float
+    errors: int
+    per_class: tuple[ClassStats, ...]
+    confusion: np.ndarray  # [true, predicted] counts, 10x10
+    confusion_png: Path | None
+    errors_png: Path | None
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, classes: int = 10) -> np.ndarray:
+    """Counts [true, predicted]."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def per_class_stats(matrix: np.ndarray) -> tuple[ClassStats, ...]:
+    """Precision and recall of each class from a confusion matrix (NaN where undefined)."""
+    stats = []
+    for d in range(len(matrix)):
+        hits, predicted, actual = matrix[d, d], matrix[:, d].sum(), matrix[d].sum()
+        stats.append(
+            ClassStats(
+                digit=d,
+                precision=float(hits / predicted) if predicted else float("nan"),
+                recall=float(hits / actual) if actual else float("nan"),
+                support=int(actual),
+            )
+        )
+    return tuple(stats)
+
+
+def save_confusion_png(matrix: np.ndarray, path: Path, title: str) -> Path:
+    """The confusion matrix as a PNG heat map with counts (matplotlib, Agg backend, written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=100)
+    # Log-ish colour so the few errors stay visible next to the big diagonal.
+    ax.imshow(np.log1p(matrix), cmap="Blues")
+    classes = len(matrix)
+    ax.set_xticks(range(classes))
+    ax.set_yticks(range(classes))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    threshold = np.log1p(matrix).max() / 2
+    for t in range(classes):
+        for p in range(classes):
+            if matrix[t, p]:
+                colour = "white" if np.log1p(matrix[t, p]) > threshold else "black"
+                ax.text(p, t, str(matrix[t, p]), ha="center", va="center", fontsize=7, color=colour)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def evaluate(
+    checkpoint: str | os.PathLike[str],
+    split: str = "test",
+    data: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+) -> EvaluationReport:
+    """Score `checkpoint` on one split of MNIST (or of the user dataset `data`) and write the PNGs into `out`
+    (default: ``eval-<split>`` beside the checkpoint). Returns the numbers and the paths written."""
+    from digitreader.data.grid import save_grid
+    from digitreader.errors import DigitreaderError
+    from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
+    from digitreader.training.splits import load_split
+
+    ckpt = load_checkpoint(checkpoint)
+    model = build_model_from_checkpoint(ckpt)
+    part, description = load_split(split, data, data_dir)
+    if len(part) == 0:
+        raise DigitreaderError(f"{description}: no images to evaluate")
+    predictions = predict_logits(model, part.images).argmax(1).numpy()
+    labels = part.labels.numpy()
+    matrix = confusion_matrix(labels, predictions)
+    wrong = np.flatnonzero(predictions != labels)
+    accuracy = float((predictions == labels).mean())
+    log.info("%s on %s: accuracy %.4f (%d errors)", ckpt.path, description, accuracy, len(wrong))
+
+    out_dir = Path(out) if out is not None else ckpt.path.parent / f"eval-{split}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DigitreaderError(f"{out_dir}: cannot create output folder ({exc.strerror or exc})") from None
+    title = f"{ckpt.model_name} on {description}: {accuracy:.2%} ({len(wrong)} errors of {len(labels)})"
+    confusion_png = save_confusion_png(matrix, out_dir / "confusion.png", title)
+    errors_png = None
+    if len(wrong):
+        shown = wrong[:MAX_GALLERY]
+        errors_png = save_grid(
+            part.images[shown].numpy(),
+            labels[shown],
+            out_dir / "errors.png",
+            predictions=predictions[shown],
+            title=f"{len(wrong)} misclassified (first {len(shown)}): true as predicted",
+        )
+    return EvaluationReport(
+        checkpoint=ckpt.path,
+        model_name=ckpt.model_name,
+        data=description,
+        count=len(labels),
+        accuracy=accuracy,
+        errors=len(wrong),
+        per_class=per_class_stats(matrix),
+        confusion=matrix,
+        confusion_png=confusion_png,
+        errors_png=errors_png,
+    )

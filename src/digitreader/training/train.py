@@ -1,0 +1,418 @@
+"""The training loop: whole dataset in memory as tensors, seeded shuffling and augmentation, a progress bar,
+TensorBoard, atomic checkpoints every epoch and on Ctrl-C, and an exact `--resume`.
+
+    >>> result = train(TrainConfig(model="cnn", out=Path("runs/cnn")))
+    >>> result.best, result.metrics["test_accuracy"]
+
+Files in `out`: ``checkpoint-eNNN.pt`` after each epoch, ``last.pt`` (newest, also written on Ctrl-C),
+``best.pt`` (best validation accuracy; the only one scored on the test split, once, at the end),
+``metrics.jsonl`` (one JSON object per epoch, then one for the test) and ``tb/`` (TensorBoard).
+
+Exact resume: every random number (shuffling, augmentation) comes from one `torch.Generator` seeded by
+`seed`; dropout uses torch's global generator. Both states, the optimiser, the schedule, the EMA and (after
+Ctrl-C) the position inside the epoch are saved, so an interrupted and resumed run ends with the same
+weights, bit for bit, as a run straight through (on the same machine and thread count).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from digitreader.errors import DigitreaderError
+from digitreader.models.base import DigitModel
+from digitreader.models.recipe import Recipe, recipe_from_dict, recipe_to_dict
+from digitreader.models.registry import get_spec
+from digitreader.training import checkpoint as ckpt_io
+from digitreader.training.augment import augment_batch
+from digitreader.training.evaluate import accuracy_and_loss
+from digitreader.training.optim import Ema, check_recipe, lr_factor, make_optimizer, resolve_recipe
+from digitreader.training.splits import Splits, as_input, load_splits
+from digitreader.training.tensorboard import TensorBoard
+
+log = logging.getLogger(__name__)
+
+DRY_RUN_BATCHES = 3  # training batches in a --dry-run
+DRY_RUN_EVAL = 256  # validation / test images in a --dry-run
+LOG_EVERY = 25  # steps between progress-bar and TensorBoard updates
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One run of `digits train`. None means "the model's recipe decides"."""
+
+    model: str
+    out: Path
+    epochs: int | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    seed: int = 0
+    resume: bool = False
+    dry_run: bool = False
+    data: Path | None = None  # a user dataset folder (`digits data build`) instead of MNIST
+    with_mnist: bool = False  # add MNIST's training images to the user dataset
+    data_dir: Path | None = None  # where the MNIST files are (or go)
+    threads: int | None = None  # torch CPU threads
+    progress: bool = True  # tqdm bar on stderr
+    tensorboard: bool = True
+    recipe: Recipe | None = None  # replaces the registered recipe (experiments, tests)
+    model_config: dict[str, Any] = field(default_factory=dict)  # architecture fields to change
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the run left its files and what it measured (`metrics` of the best checkpoint)."""
+
+    out: Path
+    best: Path | None
+    last: Path | None
+    metrics: dict[str, Any]
+    interrupted: bool = False
+
+
+def checkpoints_in(out: Path) -> list[Path]:
+    """The checkpoints a run left in `out`, oldest first (last.pt, the newest, at the end)."""
+    found = sorted(out.glob("checkpoint-e*.pt"))
+    if (out / "last.pt").is_file():
+        found.append(out / "last.pt")
+    return found
+
+
+def _prepare_out(out: Path, resume: bool) -> Path | None:
+    """Create `out`, check it can be written, and return the checkpoint to resume from (if `resume`)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise DigitreaderError(f"{out}: cannot write there ({exc.strerror or exc})") from None
+    found = checkpoints_in(out)
+    if resume and not found:
+        raise DigitreaderError(f"{out}: no checkpoint to resume from (train without --resume first)")
+    if not resume and found:
+        raise DigitreaderError(
+            f"{out}: already holds checkpoints (add --resume to continue, or pick another --out)"
+        )
+    return found[-1] if resume else None
+
+
+class _Interrupted(Exception):
+    """Internal: Ctrl-C arrived; the state has been saved."""
+
+
+def train(cfg: TrainConfig, report: Callable[[str], None] | None = None) -> TrainResult:
+    """Run (or resume) training as `cfg` says. `report` receives one human-readable line per epoch."""
+    say = report or log.info
+    spec = get_spec(cfg.model)
+    out = Path(cfg.out)
+    resume_from = _prepare_out(out, cfg.resume)
+    resumed = ckpt_io.load_checkpoint(resume_from) if resume_from is not None else None
+    if resumed is not None and resumed.model_name != cfg.model:
+        raise DigitreaderError(
+            f"{resume_from}: a checkpoint of model {resumed.model_name!r}, not {cfg.model!r} "
+            "(pick another --out)"
+        )
+    if resumed is not None:
+        if any(v is not None for v in (cfg.epochs, cfg.steps, cfg.batch_size, cfg.lr)):
+            raise DigitreaderError(
+                "--resume continues the saved recipe; drop --epochs/--steps/--batch-size/--lr"
+            )
+        recipe = recipe_from_dict(resumed.recipe)
+        check_recipe(recipe)
+        run_info = dict(resumed.state.get("run") or {})
+        seed = int(run_info.get("seed", cfg.seed))
+        model_config = resumed.config
+    else:
+        recipe = resolve_recipe(spec.recipe, cfg)
+        seed, model_config = cfg.seed, dict(cfg.model_config)
+    if cfg.threads is not None:
+        if cfg.threads < 1:
+            raise DigitreaderError(f"--threads must be >= 1 (got {cfg.threads})")
+        torch.set_num_threads(cfg.threads)
+
+    splits = load_splits(cfg.data, cfg.with_mnist, cfg.data_dir)
+    if len(splits.train) == 0:
+        raise DigitreaderError(f"{splits.description}: no training images")
+    if cfg.dry_run:
+        splits = Splits(
+            train=splits.train,
+            validation=splits.validation.head(DRY_RUN_EVAL),
+            test=splits.test.head(DRY_RUN_EVAL),
+            description=splits.description + " (dry run)",
+            extra_tests={k: v.head(DRY_RUN_EVAL) for k, v in splits.extra_tests.items()},
+        )
+    return _Run(cfg, spec.name, recipe, seed, model_config, splits, out, resumed, say).run()
+
+
+class _Run:
+    """The state of one training run; `run()` is the loop."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        name: str,
+        recipe: Recipe,
+        seed: int,
+        model_config: dict[str, Any],
+        splits: Splits,
+        out: Path,
+        resumed: ckpt_io.Checkpoint | None,
+        say: Callable[[str], None],
+    ) -> None:
+        self.cfg, self.name, self.recipe, self.seed, self.splits, self.out, self.say = (
+            cfg, name, recipe, seed, splits, out, say,
+        )  # fmt: skip
+        torch.manual_seed(seed)
+        self.model: DigitModel = get_spec(name).build(model_config)
+        self.generator = torch.Generator().manual_seed(seed)
+        n = len(splits.train)
+        self.batch = min(recipe.batch_size, n)
+        self.steps_per_epoch = max(1, n // self.batch)
+        if cfg.dry_run:
+            self.steps_per_epoch = min(self.steps_per_epoch, DRY_RUN_BATCHES)
+            self.total_steps = self.steps_per_epoch
+        else:
+            self.total_steps = recipe.steps or (recipe.epochs or 1) * self.steps_per_epoch
+        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        self.optimizer = make_optimizer(self.model, recipe)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_factor(recipe, self.total_steps)
+        )
+        self.ema = Ema(self.model, recipe.ema) if recipe.ema else None
+        self.epoch, self.step, self.elapsed = 0, 0, 0.0
+        self.history: list[dict[str, Any]] = []
+        self.best_acc, self.best_epoch = -1.0, 0
+        self.position: dict[str, Any] | None = None  # where inside an epoch Ctrl-C stopped
+        self.stop_requested = False
+        if resumed is not None:
+            self._restore(resumed)
+
+    def _restore(self, ckpt: ckpt_io.Checkpoint) -> None:
+        state = ckpt.state
+        self.model.load_state_dict(state["model_state"])
+        self.optimizer.load_state_dict(state["optimizer_state"])
+        self.scheduler.load_state_dict(state["scheduler_state"])
+        if self.ema is not None and state.get("ema_state") is not None:
+            self.ema.module.load_state_dict(state["ema_state"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.generator.set_state(state["rng"]["generator"])
+        self.epoch, self.step = ckpt.epoch, ckpt.step
+        self.history = list(ckpt.metrics.get("history", []))
+        self.best_acc = float(ckpt.metrics.get("best_val_accuracy", -1.0))
+        self.best_epoch = int(ckpt.metrics.get("best_epoch", 0))
+        self.elapsed = float(ckpt.metrics.get("train_seconds", 0.0))
+        self.position = state.get("position")
+        self.say(f"resuming {ckpt.path} at epoch {self.epoch + 1}, step {self.step}")
+
+    # ---- saving -------------------------------------------------------------------------------------------
+    def _metrics(self) -> dict[str, Any]:
+        latest = self.history[-1] if self.history else {}
+        return {
+            **{k: v for k, v in latest.items() if k.startswith("val_") or k.startswith("train_")},
+            "best_val_accuracy": self.best_acc,
+            "best_epoch": self.best_epoch,
+            "train_seconds": round(self.elapsed, 1),
+            "history": self.history,
+        }
+
+    def _save(self, path: Path, position: dict[str, Any] | None = None) -> Path:
+        return ckpt_io.save_checkpoint(
+            path,
+            model_name=self.name,
+            model=self.model,
+            recipe=recipe_to_dict(self.recipe),
+            epoch=self.epoch,
+            step=self.step,
+            metrics=self._metrics(),
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            ema_state=self.ema.module.state_dict() if self.ema else None,
+            generator=self.generator,
+            extra={
+                "position": position,
+                "run": {
+                    "seed": self.seed,
+                    "data": self.splits.description,
+                    "threads": torch.get_num_threads(),
+                },
+            },
+        )
+
+    def _log_row(self, row: dict[str, Any]) -> None:
+        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+    # ---- the loop -----------------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        tb = TensorBoard(self.out / "tb", enabled=self.cfg.tensorboard)
+        if self.step == 0:
+            tb.graph(self.model, as_input(self.splits.train.images[:2]))
+        self.say(
+            f"training {self.name} ({sum(p.numel() for p in self.model.parameters()):,} parameters) on "
+            f"{self.splits.description}: {self.total_steps} steps of {self.batch} in {self.epochs} epoch(s)"
+        )
+        previous = self._catch_sigint()
+        try:
+            while self.step < self.total_steps:
+                self._epoch(tb)
+        except _Interrupted:
+            return TrainResult(self.out, None, self.out / "last.pt", self._metrics(), interrupted=True)
+        finally:
+            tb.close()
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return self._finish()
+
+    def _catch_sigint(self) -> Any:
+        """First Ctrl-C: finish the step, save, stop. A second one stops at once (KeyboardInterrupt)."""
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+
+        try:
+            return signal.signal(signal.SIGINT, handler)
+        except ValueError:  # not the main thread: Ctrl-C is not ours to catch
+            return None
+
+    def _epoch(self, tb: TensorBoard) -> None:
+        train, recipe = self.splits.train, self.recipe
+        if self.position is not None:  # resuming inside an epoch
+            perm, first = self.position["perm"], int(self.position["batch"])
+            sums = dict(self.position["sums"])
+            self.position = None
+        else:
+            perm, first, sums = torch.randperm(len(train), generator=self.generator), 0, {}
+        sums = {"loss": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0, "cpu_seconds": 0.0, **sums}
+        last_batch = min(self.steps_per_epoch, first + self.total_steps - self.step)
+        self.model.train()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        bar = tqdm(
+            range(first, last_batch),
+            desc=f"epoch {self.epoch + 1}/{self.epochs}",
+            total=last_batch,
+            initial=first,
+            disable=not self.cfg.progress,
+            file=sys.stderr,
+            leave=False,
+        )
+        x = y = logits = torch.zeros(0)
+        for i in bar:
+            if self.stop_requested:  # Ctrl-C: stop between two steps, so the saved state is consistent
+                bar.close()
+                sums["cpu_seconds"] += time.process_time() - cpu_started
+                self._interrupt({"epoch": self.epoch, "batch": i, "perm": perm, "sums": sums}, started)
+            idx = perm[i * self.batch : (i + 1) * self.batch]
+            x = augment_batch(as_input(train.images[idx]), recipe.augment, self.generator)
+            y = train.labels[idx]
+            logits = self.model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            self.step += 1
+            if self.ema is not None:
+                self.ema.update(self.model, self.step)
+            sums["loss"] += loss.item() * len(y)
+            sums["correct"] += (logits.argmax(1) == y).sum().item()
+            sums["seen"] += len(y)
+            if self.step % LOG_EVERY == 0 or i == last_batch - 1:
+                loss_avg, acc = sums["loss"] / sums["seen"], sums["correct"] / sums["seen"]
+                bar.set_postfix(loss=f"{loss_avg:.4f}", acc=f"{acc:.4f}", refresh=False)
+                lr = self.optimizer.param_groups[0]["lr"]
+                tb.scalars(self.step, {"train/loss": loss_avg, "train/accuracy": acc, "lr": lr})
+        bar.close()
+        seconds = sums["seconds"] + time.perf_counter() - started
+        sums["cpu_seconds"] += time.process_time() - cpu_started
+        self.elapsed += time.perf_counter() - started
+        self.epoch += 1
+        self._end_epoch(tb, sums, seconds, x, y, logits)
+
+    def _interrupt(self, position: dict[str, Any], started: float) -> None:
+        spent = time.perf_counter() - started
+        position["sums"] = {**position["sums"], "seconds": position["sums"]["seconds"] + spent}
+        self.elapsed += spent
+        path = self._save(self.out / "last.pt", position=position)
+        self.say(
+            f"interrupted at epoch {self.epoch + 1}, step {self.step}; saved {path}. "
+            f"Resume with: digits train --model {self.name} --out {self.out} --resume"
+        )
+        raise _Interrupted
+
+    def _end_epoch(
+        self,
+        tb: TensorBoard,
+        sums: dict[str, float],
+        seconds: float,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        logits: torch.Tensor,
+    ) -> None:
+        scored = self.ema.module if self.ema is not None else self.model
+        val_acc, val_loss = accuracy_and_loss(scored, self.splits.validation)
+        seen = max(1.0, sums["seen"])
+        row = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_loss": sums["loss"] / seen,
+            "train_accuracy": sums["correct"] / seen,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "seconds": round(seconds, 1),
+            # CPU time of this process: on a busy, shared machine a steadier cost measure than wall time.
+            "cpu_seconds": round(sums["cpu_seconds"], 1),
+        }
+        self.history.append(row)
+        self._log_row(row)
+        tb.scalars(self.step, {"val/loss": val_loss, "val/accuracy": val_acc})
+        if len(x):
+            tb.digits("train/inputs", self.step, x[:32], y[:32], logits[:32].argmax(1))
+        improved = val_acc > self.best_acc
+        if improved:
+            self.best_acc, self.best_epoch = val_acc, self.epoch
+        self._save(self.out / f"checkpoint-e{self.epoch:03d}.pt")
+        self._save(self.out / "last.pt")
+        if improved:
+            self._save(self.out / "best.pt")
+        self.say(
+            f"epoch {self.epoch}/{self.epochs}: loss {row['train_loss']:.4f}, "
+            f"train acc {row['train_accuracy']:.4f}, "
+            f"val acc {val_acc:.4f} (best {self.best_acc:.4f} @ {self.best_epoch}), {seconds:.0f}s"
+        )
+        self.model.train()
+
+    def _finish(self) -> TrainResult:
+        """Score best.pt once on the test split (and any extra test sets); record it in the checkpoints."""
+        best = self.out / "best.pt"
+        model = ckpt_io.build_model_from_checkpoint(ckpt_io.load_checkpoint(best))
+        updates: dict[str, Any] = {}
+        test_acc, test_loss = accuracy_and_loss(model, self.splits.test)
+        updates.update(test_accuracy=test_acc, test_loss=test_loss, test_data=self.splits.description)
+        for name, part in self.splits.extra_tests.items():
+            updates[f"{name}_accuracy"] = accuracy_and_loss(model, part)[0]
+        metrics = ckpt_io.update_metrics(best, updates).metrics
+        if self.best_epoch == self.epoch:
+            ckpt_io.update_metrics(self.out / "last.pt", updates)
+        self._log_row({"event": "test", "checkpoint": str(best), "epoch": self.best_epoch, **updates})
+        self.say(
+            f"test accuracy of {best} (epoch {self.best_epoch}): {test_acc:.4f} "
+            f"on {len(self.splits.test)} images"
+        )
+        return TrainResult(self.out, best, self.out / "last.pt", metrics)
