@@ -1,0 +1,134 @@
+"""`digits train` through `digitreader.cli.main`: exit codes, one-line errors, files made, resume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from digitreader.cli import main
+from digitreader.training.checkpoint import load_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _train(capsys: pytest.CaptureFixture[str], tiny: Path, *argv: str) -> tuple[int, str, str]:
+    code = main(["train", "--data-dir", str(tiny), "--no-progress", "--no-tensorboard", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("digits: error: "), err
+    return lines[0]
+
+
+def test_train_softmax_then_resume_finished_run(
+    capsys: pytest.CaptureFixture[str], tiny_mnist_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    code, stdout, err = _train(
+        capsys, tiny_mnist_dir, "--model", "softmax", "--epochs", "2", "--out", str(out)
+    )
+    assert code == 0, err
+    assert f"best checkpoint: {out / 'best.pt'}" in stdout and "test accuracy" in stdout
+    assert "epoch 2/2" in stdout and "val acc" in stdout
+    for name in ("best.pt", "last.pt", "checkpoint-e001.pt", "checkpoint-e002.pt", "metrics.jsonl"):
+        assert (out / name).is_file(), name
+    assert 0 <= load_checkpoint(out / "best.pt").metrics["test_accuracy"] <= 1
+    # Resuming a finished run does no more steps and scores it again.
+    code, stdout, err = _train(capsys, tiny_mnist_dir, "--model", "softmax", "--out", str(out), "--resume")
+    assert code == 0, err
+    assert load_checkpoint(out / "last.pt").step == 2 * (550 // 100)
+
+
+def test_dry_run_with_threads_and_tensorboard(
+    capsys: pytest.CaptureFixture[str], tiny_mnist_dir: Path, tmp_path: Path
+) -> None:
+    code = main(
+        [
+            "train",
+            "--model",
+            "mlp",
+            "--dry-run",
+            "--threads",
+            "1",
+            "--data-dir",
+            str(tiny_mnist_dir),
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "best.pt").is_file() and list((tmp_path / "tb").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "nope"], "unknown model 'nope'; known models: softmax"),
+        (["--model", "softmax", "--lr", "0"], "learning rate must be > 0"),
+        (["--model", "softmax", "--lr", "-0.1"], "learning rate must be > 0"),
+        (["--model", "softmax", "--batch-size", "0"], "batch size must be >= 1"),
+        (["--model", "softmax", "--epochs", "0"], "epochs must be >= 1"),
+        (["--model", "softmax", "--resume"], "no checkpoint to resume from"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tiny_mnist_dir: Path, tmp_path: Path, argv: list[str], message: str
+) -> None:
+    code, _, err = _train(capsys, tiny_mnist_dir, "--out", str(tmp_path / "o"), *argv)
+    assert code == 2
+    assert message in _one_line_error(err)
+
+
+def test_unwritable_out_and_missing_data(
+    capsys: pytest.CaptureFixture[str], tiny_mnist_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("x")
+    code, _, err = _train(
+        capsys, tiny_mnist_dir, "--model", "softmax", "--out", str(tmp_path / "file" / "sub")
+    )
+    assert code == 2 and "cannot write there" in _one_line_error(err)
+    code = main(
+        [
+            "train",
+            "--model",
+            "softmax",
+            "--out",
+            str(tmp_path / "o"),
+            "--data",
+            str(tmp_path / "no-such-dataset"),
+        ]
+    )
+    assert code == 2 and "no-such-dataset" in _one_line_error(capsys.readouterr().err)
+
+
+def test_checkpoint_of_another_model_in_out(
+    capsys: pytest.CaptureFixture[str], tiny_mnist_dir: Path, tmp_path: Path
+) -> None:
+    code, _, err = _train(
+        capsys, tiny_mnist_dir, "--model", "softmax", "--epochs", "1", "--out", str(tmp_path)
+    )
+    assert code == 0, err
+    code, _, err = _train(capsys, tiny_mnist_dir, "--model", "mlp", "--out", str(tmp_path), "--resume")
+    assert code == 2 and "a checkpoint of model 'softmax', not 'mlp'" in _one_line_error(err)
+    code, _, err = _train(capsys, tiny_mnist_dir, "--model", "mlp", "--out", str(tmp_path))
+    assert code == 2 and "already holds checkpoints" in _one_line_error(err)
+
+
+def test_epochs_and_steps_exclude_each_other(
+    capsys: pytest.CaptureFixture[str], tiny_mnist_dir: Path
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        _train(capsys, tiny_mnist_dir, "--model", "softmax", "--epochs", "1", "--steps", "5")
+    assert info.value.code == 2
