@@ -32,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    from digitreader.server.app import create_app
+    from digitreader.server.app import create_app, load_recognizer
     from digitreader.server.settings import Settings
 
     overrides = {
@@ -44,9 +44,7 @@ def _run(args: argparse.Namespace) -> int:
         first = exc.errors()[0]
         raise DigitreaderError(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
-    from digitreader.recognizer import Recognizer
-
-    recognizer = Recognizer.load(settings.model)
+    recognizer = load_recognizer(settings)
     sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -54,7 +52,10 @@ def _run(args: argparse.Namespace) -> int:
 
     app = create_app(settings, recognizer)
     config = uvicorn.Config(app, log_level="warning" if not args.verbose else "info", access_log=args.verbose)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its graceful shutdown: the normal way to stop
+        pass
     return 0
 
 

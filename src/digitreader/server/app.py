@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.recognizer is None:
-            app.state.recognizer = await anyio.to_thread.run_sync(_load_recognizer, settings.model)
+            app.state.recognizer = await anyio.to_thread.run_sync(load_recognizer, settings)
         log.info("reading with model %s", _model_name(app.state.recognizer))
         yield
 
@@ -250,10 +250,11 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
-def _load_recognizer(path: Path | None) -> RecognizerLike:
+def load_recognizer(settings: Settings) -> RecognizerLike:
+    """The recogniser the settings name (`model`, `threads`); raises `ModelError` naming a bad file."""
     from digitreader.recognizer import Recognizer  # imported here: ONNX Runtime only when a server starts
 
-    recognizer: RecognizerLike = Recognizer.load(path)
+    recognizer: RecognizerLike = Recognizer.load(settings.model, threads=settings.threads)
     return recognizer
 
 

@@ -21,10 +21,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     # None: the bundled default model.
     model: Path | None = None
+    # ONNX Runtime threads inside each read; None: the recogniser's default (every CPU).
+    threads: int | None = Field(default=None, ge=1)
     # Largest request body in bytes (uploads included); larger ones get 413 before they are read whole.
     max_body_bytes: int = Field(default=10_000_000, gt=0)
     # Largest image in pixels (width * height), checked from the header before decoding.
-    max_pixels: int = Field(default=40_000_000, gt=0)
+    max_pixels: int = Field(default=50_000_000, gt=0)
     # Origins allowed to call the API from other sites' pages; none by default. Env: comma-separated.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

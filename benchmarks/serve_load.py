@@ -1,0 +1,219 @@
+"""Load on `digits serve` over loopback: requests/s, latency, errors and the server's memory.
+
+    python -m benchmarks.serve_load [--duration 30] [--clients 16 64] [--model PATH] [--threads N]
+
+Starts `digits serve` in a subprocess on 127.0.0.1, then for each number of concurrent clients (16 and 64)
+sends single-digit pictures for `--duration` seconds, then pictures of numbers. The pictures are realistic
+synthetic photos of MNIST *test* digits (`data.synth`), PNG-encoded, sent as raw `image/png` bodies on
+keep-alive connections by a minimal asyncio HTTP/1.1 client (so the load generator itself costs little CPU:
+it shares the machine's cores with the server, which the results must say). Each picture's first answer is
+kept; a later answer that differs counts as an error, as does any status other than 200 or a dropped
+connection. The server's RSS (/proc/<pid>/status) is read after the first 1,000 and after 10,000 requests
+(more single-digit load is sent after the timed runs if 10,000 were not reached, bounded in time).
+
+Targets (2 cores): zero errors; >= 300 single-digit reads/s with p99 <= 100 ms at 16 clients; RSS after
+10,000 requests within 10% of after 1,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+MEMORY_MARKS = (1_000, 10_000)
+
+
+@dataclass
+class Payload:
+    request: bytes  # the whole HTTP request, ready to write
+    answer: bytes | None = None  # the first body the server gave for it
+
+
+@dataclass
+class Tally:
+    """Counts shared by all clients; memory is sampled when the total crosses each mark."""
+
+    pid: int
+    total: int = 0
+    errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+    memory: dict[int, int] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)
+
+    def count(self, latency: float | None, error: str | None) -> None:
+        self.total += 1
+        if error:
+            self.errors += 1
+            self.error_kinds[error] = self.error_kinds.get(error, 0) + 1
+        elif latency is not None:
+            self.latencies.append(latency)
+        for mark in MEMORY_MARKS:
+            if self.total == mark:
+                self.memory[mark] = rss_kib(self.pid)
+
+
+def rss_kib(pid: int) -> int:
+    """The process's resident set size in KiB, from /proc/<pid>/status."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(match.group(1)) if match else -1
+
+
+def make_payloads(kind: str, n: int, host: str, port: int) -> list[Payload]:
+    """`n` PNG pictures (single digits or numbers) as complete POST /v1/read requests."""
+    from digitreader.data.synth import make_numbers, make_single_digits
+
+    samples = make_single_digits(n, seed=7) if kind == "digit" else make_numbers(n, seed=7)
+    mode = "digit" if kind == "digit" else "number"
+    payloads = []
+    for sample in samples:
+        image = sample.image if sample.image.ndim == 2 else cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR)
+        ok, png = cv2.imencode(".png", image)
+        assert ok
+        body = png.tobytes()
+        head = (
+            f"POST /v1/read?mode={mode} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Content-Type: image/png\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        payloads.append(Payload(head.encode() + body))
+    return payloads
+
+
+async def one_client(
+    host: str, port: int, payloads: list[Payload], offset: int, until: float, tally: Tally
+) -> None:
+    """A keep-alive connection sending payloads in turn until `until` (loop time); reconnects after errors."""
+    loop = asyncio.get_running_loop()
+    i = offset
+    reader = writer = None
+    while loop.time() < until:
+        payload = payloads[i % len(payloads)]
+        i += 1
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(host, port)
+            assert reader is not None
+            start = time.perf_counter()
+            writer.write(payload.request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+            body = await reader.readexactly(length)
+            latency = time.perf_counter() - start
+            status = int(head.split(b" ", 2)[1])
+            if status != 200:
+                tally.count(None, f"HTTP {status}")
+            elif payload.answer is not None and body != payload.answer:
+                tally.count(None, "answer changed")
+            else:
+                payload.answer = body
+                tally.count(latency, None)
+        except (OSError, asyncio.IncompleteReadError, ValueError, AttributeError) as exc:
+            tally.count(None, type(exc).__name__)
+            if writer is not None:
+                writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+async def run_load(
+    host: str, port: int, payloads: list[Payload], clients: int, seconds: float, tally: Tally
+) -> None:
+    until = asyncio.get_running_loop().time() + seconds
+    spread = max(1, len(payloads) // clients)
+    await asyncio.gather(
+        *(one_client(host, port, payloads, c * spread, until, tally) for c in range(clients))
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) * 1000 if values else float("nan")
+
+
+def start_server(model: str | None, threads: int | None) -> tuple[subprocess.Popen[str], str, int]:
+    cmd = [sys.executable, "-m", "digitreader", "serve", "--host", "127.0.0.1", "--port", "0"]
+    if model:
+        cmd += ["--model", model]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if threads:
+        env["DIGITREADER_THREADS"] = str(threads)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://(127\.0\.0\.1):(\d+)/", line)
+    if not match:
+        proc.kill()
+        sys.exit(f"serve_load: the server did not start: {line!r}")
+    return proc, match.group(1), int(match.group(2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.serve_load", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per run (default 30)")
+    parser.add_argument("--clients", type=int, nargs="+", default=[16, 64], help="concurrent clients per run")
+    parser.add_argument("--model", help="ONNX model for the server (default: the bundled one)")
+    parser.add_argument("--threads", type=int, help="the server's DIGITREADER_THREADS (default: its own)")
+    parser.add_argument(
+        "--pictures", type=int, default=200, help="distinct pictures of each kind (default 200)"
+    )
+    args = parser.parse_args(argv)
+
+    proc, host, port = start_server(args.model, args.threads)
+    try:
+        payloads = {kind: make_payloads(kind, args.pictures, host, port) for kind in ("digit", "number")}
+        tally = Tally(pid=proc.pid)
+        cpus = os.cpu_count()
+        print(f"server pid {proc.pid} on {host}:{port}; {cpus} CPUs, shared by server and load generator")
+        columns = ("clients", "pictures", "requests", "req/s", "p50 ms", "p99 ms", "errors")
+        print(" ".join(f"{c:>8}" for c in columns))
+        for clients in args.clients:
+            for kind in ("digit", "number"):
+                before_total, before_errors = tally.total, tally.errors
+                tally.latencies = []
+                start = time.perf_counter()
+                asyncio.run(run_load(host, port, payloads[kind], clients, args.duration, tally))
+                elapsed = time.perf_counter() - start
+                done = tally.total - before_total
+                p50, p99 = percentile(tally.latencies, 50), percentile(tally.latencies, 99)
+                print(
+                    f"{clients:>8} {kind:>8} {done:>8} {done / elapsed:>8.0f} {p50:>8.1f} {p99:>8.1f}"
+                    f" {tally.errors - before_errors:>8}",
+                    flush=True,
+                )
+        # Top up to the last memory mark with single digits, bounded in time.
+        deadline = time.monotonic() + max(60.0, 2 * args.duration)
+        while tally.total < MEMORY_MARKS[-1] and time.monotonic() < deadline:
+            asyncio.run(run_load(host, port, payloads["digit"], 16, 2.0, tally))
+        print(f"errors: {tally.errors} {tally.error_kinds or ''}")
+        for mark in MEMORY_MARKS:
+            shown = f"{tally.memory[mark] / 1024:.1f} MiB" if mark in tally.memory else "not reached"
+            print(f"server RSS after {mark:>6,} requests: {shown}")
+        if all(mark in tally.memory for mark in MEMORY_MARKS):
+            first, last = (tally.memory[m] for m in MEMORY_MARKS)
+            print(f"memory growth 1,000 -> 10,000 requests: {100 * (last - first) / first:+.1f}%")
+        print(f"server RSS at the end ({tally.total:,} requests): {rss_kib(proc.pid) / 1024:.1f} MiB")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return 0 if tally.errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

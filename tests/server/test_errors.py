@@ -1,0 +1,133 @@
+"""Every error the API answers, each with its status code and a one-line string `detail`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from digitreader.server.app import create_app
+from digitreader.server.settings import Settings
+
+SMALL_BODY = 50_000
+SMALL_PIXELS = 250_000
+
+
+@pytest.fixture(scope="module")
+def strict(recognizer) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """A client on an app with small limits, so that going over them is cheap."""
+    settings = Settings(max_body_bytes=SMALL_BODY, max_pixels=SMALL_PIXELS)
+    with TestClient(create_app(settings, recognizer)) as test_client:
+        yield test_client
+
+
+def assert_error(response, status: int, *words: str) -> str:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail
+    for word in words:
+        assert word in detail
+    return detail
+
+
+def test_413_by_content_length(strict):
+    body = b"\x89PNG" + b"\0" * SMALL_BODY
+    response = strict.post("/v1/read", content=body, headers={"Content-Type": "image/png"})
+    assert_error(response, 413, str(SMALL_BODY))
+    assert response.headers["connection"] == "close"
+
+
+def test_413_by_content_length_on_a_multipart_upload(strict):
+    response = strict.post("/v1/read", files={"file": ("big.png", b"\0" * (SMALL_BODY + 1), "image/png")})
+    assert_error(response, 413)
+
+
+def test_413_for_a_streamed_body_without_content_length(strict):
+    sent = []
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(20):
+            sent.append(1)
+            yield b"\0" * 10_000
+
+    response = strict.post("/v1/read", content=chunks(), headers={"Content-Type": "image/png"})
+    assert "content-length" not in response.request.headers
+    assert_error(response, 413, str(SMALL_BODY))
+
+
+def test_a_body_just_under_the_limit_is_read(strict, digit_png):
+    data = digit_png("7")
+    assert len(data) < SMALL_BODY
+    assert strict.post("/v1/read", content=data, headers={"Content-Type": "image/png"}).status_code == 200
+
+
+def test_413_for_too_many_pixels(strict, png_of_size):
+    assert_error(
+        strict.post("/v1/read", content=png_of_size(600, 600), headers={"Content-Type": "image/png"}),
+        413,
+        "pixels",
+    )
+
+
+def test_413_for_a_decompression_bomb_under_the_default_limits(client, png_of_size):
+    # 20,000 x 20,000 white pixels: a ~1 MB PNG that would decode to 400 MB.
+    bomb = png_of_size(20_000, 20_000)
+    assert len(bomb) < Settings().max_body_bytes
+    assert_error(client.post("/v1/read", content=bomb, headers={"Content-Type": "image/png"}), 413, "pixels")
+
+
+def test_415_for_a_body_that_is_not_an_image(client):
+    response = client.post(
+        "/v1/read", content=b"%PDF-1.4 not an image", headers={"Content-Type": "image/png"}
+    )
+    assert_error(response, 415, "not an image")
+
+
+def test_415_for_an_uploaded_file_that_is_not_an_image(client):
+    response = client.post("/v1/read", files={"file": ("notes.txt", b"hello world", "text/plain")})
+    assert_error(response, 415)
+
+
+def test_415_for_a_content_type_that_is_not_an_image(client, digit_png):
+    response = client.post("/v1/read", content=digit_png("7"), headers={"Content-Type": "text/plain"})
+    assert_error(response, 415, "text/plain")
+
+
+def test_415_for_an_empty_body(client):
+    assert_error(client.post("/v1/read", content=b"", headers={"Content-Type": "image/png"}), 415, "empty")
+
+
+def test_422_for_a_bad_mode_in_the_query(client, digit_png):
+    response = client.post(
+        "/v1/read?mode=letters", content=digit_png("7"), headers={"Content-Type": "image/png"}
+    )
+    assert_error(response, 422, "mode", "digit")
+
+
+def test_422_for_a_bad_mode_in_the_form(client, digit_png):
+    response = client.post(
+        "/v1/read", files={"file": ("a.png", digit_png("7"), "image/png")}, data={"mode": "x"}
+    )
+    assert_error(response, 422, "mode")
+
+
+def test_422_for_a_bad_details_flag(client, digit_png):
+    response = client.post(
+        "/v1/read?details=maybe", content=digit_png("7"), headers={"Content-Type": "image/png"}
+    )
+    assert_error(response, 422, "details")
+
+
+def test_422_for_a_form_without_a_file(client):
+    assert_error(client.post("/v1/read", data={"mode": "digit"}, files={"other": ("a", b"x")}), 422, "'file'")
+
+
+def test_422_for_a_truncated_image(client, digit_png):
+    data = digit_png("7")
+    response = client.post("/v1/read", content=data[: len(data) // 2], headers={"Content-Type": "image/png"})
+    assert_error(response, 422)
+
+
+def test_405_for_get_on_the_read_route(client):
+    assert_error(client.get("/v1/read"), 405)
