@@ -8,6 +8,7 @@ or a port in use is a one-line error (exit code 2), not a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import socket
 from pathlib import Path
@@ -52,10 +53,9 @@ def _run(args: argparse.Namespace) -> int:
 
     app = create_app(settings, recognizer)
     config = uvicorn.Config(app, log_level="warning" if not args.verbose else "info", access_log=args.verbose)
-    try:
+    # uvicorn re-raises Ctrl+C after its graceful shutdown; for a server that is the normal way to stop.
+    with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C after its graceful shutdown: the normal way to stop
-        pass
     return 0
 
 
