@@ -3,10 +3,11 @@
     python -m benchmarks.serve_load [--duration 30] [--clients 16 64] [--model PATH] [--threads N]
 
 Starts `digits serve` in a subprocess on 127.0.0.1, then for each number of concurrent clients (16 and 64)
-sends single-digit pictures for `--duration` seconds, then pictures of numbers. The pictures are realistic
-synthetic photos of MNIST *test* digits (`data.synth`), PNG-encoded, sent as raw `image/png` bodies on
-keep-alive connections by a minimal asyncio HTTP/1.1 client (so the load generator itself costs little CPU:
-it shares the machine's cores with the server, which the results must say). Each picture's first answer is
+sends single-digit pictures for `--duration` seconds, then pictures of numbers (and once GET /healthz, the
+HTTP stack alone, for scale). The pictures are realistic synthetic photos of MNIST *test* digits
+(`data.synth`), PNG-encoded, sent as raw `image/png` bodies on keep-alive connections by a minimal asyncio
+HTTP/1.1 client (so the load generator itself costs little CPU: it shares the machine's cores with the
+server, which the results must say). Each picture's first answer is
 kept; a later answer that differs counts as an error, as does any status other than 200 or a dropped
 connection. The server's RSS (/proc/<pid>/status) is read after the first 1,000 and after 10,000 requests
 (more single-digit load is sent after the timed runs if 10,000 were not reached, bounded in time).
@@ -71,11 +72,22 @@ def rss_kib(pid: int) -> int:
     return int(match.group(1)) if match else -1
 
 
-def make_payloads(kind: str, n: int, host: str, port: int) -> list[Payload]:
+def mnist_dir(given: str | None) -> Path:
+    """--data, else $DIGITREADER_DATA, else the shared copy beside the checkout (as the tests find it)."""
+    for candidate in (given, os.environ.get("DIGITREADER_DATA"), REPO.parent / "shared" / "data" / "mnist"):
+        if candidate and (Path(candidate) / "t10k-labels-idx1-ubyte.gz").exists():
+            return Path(candidate)
+    sys.exit("serve_load: MNIST test files not found (give --data DIR or set DIGITREADER_DATA)")
+
+
+def make_payloads(kind: str, n: int, data_dir: Path) -> list[Payload]:
     """`n` PNG pictures (single digits or numbers) as complete POST /v1/read requests."""
     from digitreader.data.synth import make_numbers, make_single_digits
 
-    samples = make_single_digits(n, seed=7) if kind == "digit" else make_numbers(n, seed=7)
+    if kind == "digit":
+        samples = make_single_digits(n, seed=7, data_dir=data_dir)
+    else:
+        samples = make_numbers(n, seed=7, data_dir=data_dir)
     mode = "digit" if kind == "digit" else "number"
     payloads = []
     for sample in samples:
@@ -84,7 +96,7 @@ def make_payloads(kind: str, n: int, host: str, port: int) -> list[Payload]:
         assert ok
         body = png.tobytes()
         head = (
-            f"POST /v1/read?mode={mode} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"POST /v1/read?mode={mode} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Content-Type: image/png\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         payloads.append(Payload(head.encode() + body))
@@ -167,21 +179,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64], help="concurrent clients per run")
     parser.add_argument("--model", help="ONNX model for the server (default: the bundled one)")
     parser.add_argument("--threads", type=int, help="the server's DIGITREADER_THREADS (default: its own)")
+    parser.add_argument("--data", help="MNIST directory (default: $DIGITREADER_DATA or ../shared/data/mnist)")
     parser.add_argument(
         "--pictures", type=int, default=200, help="distinct pictures of each kind (default 200)"
     )
     args = parser.parse_args(argv)
 
+    data_dir = mnist_dir(args.data)
+    payloads = {kind: make_payloads(kind, args.pictures, data_dir) for kind in ("digit", "number")}
+    # The HTTP stack alone, for scale: what the server costs around a read.
+    payloads["healthz"] = [Payload(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")]
     proc, host, port = start_server(args.model, args.threads)
     try:
-        payloads = {kind: make_payloads(kind, args.pictures, host, port) for kind in ("digit", "number")}
         tally = Tally(pid=proc.pid)
         cpus = os.cpu_count()
         print(f"server pid {proc.pid} on {host}:{port}; {cpus} CPUs, shared by server and load generator")
         columns = ("clients", "pictures", "requests", "req/s", "p50 ms", "p99 ms", "errors")
         print(" ".join(f"{c:>8}" for c in columns))
         for clients in args.clients:
-            for kind in ("digit", "number"):
+            for kind in ("healthz", "digit", "number") if clients == args.clients[0] else ("digit", "number"):
                 before_total, before_errors = tally.total, tally.errors
                 tally.latencies = []
                 start = time.perf_counter()

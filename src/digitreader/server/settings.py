@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     # None: the bundled default model.
     model: Path | None = None
-    # ONNX Runtime threads inside each read; None: the recogniser's default (every CPU).
-    threads: int | None = Field(default=None, ge=1)
+    # ONNX Runtime threads inside each read. One: a read's batch is small, and a server's parallelism comes
+    # from reading several requests at once (one per CPU), which spare threads would only fight.
+    threads: int = Field(default=1, ge=1)
     # Largest request body in bytes (uploads included); larger ones get 413 before they are read whole.
     max_body_bytes: int = Field(default=10_000_000, gt=0)
     # Largest image in pixels (width * height), checked from the header before decoding.

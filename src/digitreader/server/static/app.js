@@ -560,9 +560,13 @@
       ...digits.map((d) => {
         const li = document.createElement("li");
         if (d.confidence < UNSURE) li.className = "unsure";
-        li.innerHTML = `<span class="chip-digit"></span><span class="chip-conf"></span>`;
-        li.firstChild.textContent = String(d.label);
-        li.lastChild.textContent = percent(d.confidence);
+        li.innerHTML =
+          `<span class="chip-digit"></span>` +
+          `<span class="chip-meter" aria-hidden="true"><span></span></span>` +
+          `<span class="chip-conf"></span>`;
+        li.querySelector(".chip-digit").textContent = String(d.label);
+        li.querySelector(".chip-meter span").style.width = `${Math.round(d.confidence * 100)}%`;
+        li.querySelector(".chip-conf").textContent = percent(d.confidence);
         li.setAttribute("aria-label", `${d.label}, ${percent(d.confidence)} confident`);
         return li;
       }),
