@@ -132,3 +132,38 @@ def test_epochs_and_steps_exclude_each_other(
     with pytest.raises(SystemExit) as info:
         _train(capsys, tiny_mnist_dir, "--model", "softmax", "--epochs", "1", "--steps", "5")
     assert info.value.code == 2
+
+
+def test_user_dataset_with_mnist_dry_run(
+    capsys: pytest.CaptureFixture[str], tiny_mnist_dir: Path, tmp_path: Path
+) -> None:
+    import cv2
+    import numpy as np
+
+    from digitreader.data.folder import build_dataset
+
+    src = tmp_path / "src"
+    for d in range(10):
+        (src / str(d)).mkdir(parents=True)
+        for k in range(3):
+            img = np.full((60, 48), 255, np.uint8)
+            cv2.putText(img, str(d), (4, 50), cv2.FONT_HERSHEY_SIMPLEX, 1.8, 0, 3 + k)
+            cv2.imwrite(str(src / str(d) / f"{k}.png"), img)
+    build_dataset(src, tmp_path / "ds", workers=0, progress=False)
+    out = tmp_path / "run"
+    code, stdout, err = _train(
+        capsys,
+        tiny_mnist_dir,
+        "--model",
+        "softmax",
+        "--data",
+        str(tmp_path / "ds"),
+        "--with-mnist",
+        "--dry-run",
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    assert "+ MNIST train" in stdout
+    metrics = load_checkpoint(out / "best.pt").metrics
+    assert "mnist_test_accuracy" in metrics and "test_accuracy" in metrics

@@ -68,7 +68,7 @@ register_model(
             optimizer="sgd",
             lr=0.1,
             batch_size=128,
-            epochs=10,
+            epochs=8,  # ~99.4% after 1 compressed epoch; 8 keep a run near 15 min on 2 cores
             schedule="onecycle",
             warmup=0.2,
             momentum=0.9,
