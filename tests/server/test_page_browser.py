@@ -180,7 +180,7 @@ def test_uploading_a_photo_shows_boxes_and_labels(page, recognizer, digit_png, t
         timeout=READ_TIMEOUT_MS,
     )
     wait_for_reading(page, expected.text)
-    labels = page.locator("#photo-overlay text").all_inner_texts()
+    labels = page.locator("#photo-overlay text").all_text_contents()
     assert labels == [str(d.label) for d in expected.digits]
     assert page.locator("#photo-name").inner_text() == photo.name
     shot(page, "page-photo")
