@@ -180,6 +180,7 @@ def test_dry_run_runs_the_whole_path_on_a_few_batches(tiny_mnist_dir: Path, tmp_
         ({"batch_size": 0}, "batch size must be >= 1"),
         ({"epochs": 0}, "epochs must be >= 1"),
         ({"steps": -5}, "steps must be >= 1"),
+        ({"steps": 0}, "steps must be >= 1"),
         ({"threads": 0}, "--threads must be >= 1"),
         ({"model": "nope"}, "unknown model 'nope'"),
     ],

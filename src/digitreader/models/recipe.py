@@ -46,13 +46,13 @@ class Augmentation:
 
 @dataclass(frozen=True)
 class Recipe:
-    """A model's default training recipe. Exactly one of `epochs` and `steps` sets the length of a run."""
+    """A model's default training recipe. `steps`, when set, gives the length of a run, else `epochs`."""
 
     optimizer: str = "sgd"  # one of OPTIMIZERS
     lr: float = 0.01  # peak learning rate
     batch_size: int = 100  # samples per optimiser step
     epochs: int | None = 10  # passes over the training set
-    steps: int | None = None  # optimiser steps (used instead of epochs when set)
+    steps: int | None = None  # optimiser steps (used instead of epochs when not None)
     schedule: str = "constant"  # one of SCHEDULES
     warmup: float = 0.0  # fraction of the run spent ramping the learning rate up (onecycle)
     final_lr_fraction: float = 0.0  # learning rate at the end of an annealed run, as a fraction of `lr`
@@ -78,6 +78,8 @@ def recipe_from_dict(data: dict[str, Any]) -> Recipe:
     """Inverse of `recipe_to_dict`; unknown keys (from a newer version) are ignored."""
     known = {f.name for f in dataclasses.fields(Recipe)}
     values = {k: v for k, v in data.items() if k in known}
+    if values.get("steps") == 0:  # early checkpoints wrote 0 for "no step count"
+        values["steps"] = None
     if isinstance(values.get("augment"), dict):
         aug_known = {f.name for f in dataclasses.fields(Augmentation)}
         values["augment"] = Augmentation(**{k: v for k, v in values["augment"].items() if k in aug_known})

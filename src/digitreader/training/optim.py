@@ -4,6 +4,7 @@ schedule, and the exponential moving average of the weights."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -19,15 +20,13 @@ if TYPE_CHECKING:
 
 
 def resolve_recipe(base: Recipe, cfg: TrainConfig) -> Recipe:
-    """The recipe with the command-line overrides applied, checked."""
+    """The recipe with the command-line overrides applied, checked (--epochs, --steps replace each other)."""
     recipe = cfg.recipe or base
     if cfg.epochs is not None:
-        recipe = recipe.replace(epochs=cfg.epochs).replace(steps=0)
+        recipe = dataclasses.replace(recipe, epochs=cfg.epochs, steps=None)
     if cfg.steps is not None:
-        recipe = recipe.replace(steps=cfg.steps)
+        recipe = dataclasses.replace(recipe, steps=cfg.steps, epochs=None)
     recipe = recipe.replace(batch_size=cfg.batch_size, lr=cfg.lr)
-    if not recipe.steps:
-        recipe = recipe.replace(steps=0)
     check_recipe(recipe)
     return recipe
 
@@ -38,7 +37,7 @@ def check_recipe(recipe: Recipe) -> None:
         raise DigitreaderError(f"learning rate must be > 0 (got {recipe.lr})")
     if recipe.batch_size < 1:
         raise DigitreaderError(f"batch size must be >= 1 (got {recipe.batch_size})")
-    if recipe.steps:
+    if recipe.steps is not None:
         if recipe.steps < 1:
             raise DigitreaderError(f"steps must be >= 1 (got {recipe.steps})")
     elif recipe.epochs is None or recipe.epochs < 1:
