@@ -118,30 +118,29 @@ def train(cfg: TrainConfig, report: Callable[[str], None] | None = None) -> Trai
     """Run (or resume) training as `cfg` says. `report` receives one human-readable line per epoch."""
     say = report or log.info
     spec = get_spec(cfg.model)
+    # Check every setting before touching --out, so a typo leaves nothing behind.
+    if cfg.threads is not None and cfg.threads < 1:
+        raise DigitreaderError(f"--threads must be >= 1 (got {cfg.threads})")
+    if cfg.resume and any(v is not None for v in (cfg.epochs, cfg.steps, cfg.batch_size, cfg.lr)):
+        raise DigitreaderError("--resume continues the saved recipe; drop --epochs/--steps/--batch-size/--lr")
+    recipe = None if cfg.resume else resolve_recipe(spec.recipe, cfg)
     out = Path(cfg.out)
     resume_from = _prepare_out(out, cfg.resume)
     resumed = ckpt_io.load_checkpoint(resume_from) if resume_from is not None else None
-    if resumed is not None and resumed.model_name != cfg.model:
-        raise DigitreaderError(
-            f"{resume_from}: a checkpoint of model {resumed.model_name!r}, not {cfg.model!r} "
-            "(pick another --out)"
-        )
     if resumed is not None:
-        if any(v is not None for v in (cfg.epochs, cfg.steps, cfg.batch_size, cfg.lr)):
+        if resumed.model_name != cfg.model:
             raise DigitreaderError(
-                "--resume continues the saved recipe; drop --epochs/--steps/--batch-size/--lr"
+                f"{resume_from}: a checkpoint of model {resumed.model_name!r}, not {cfg.model!r} "
+                "(pick another --out)"
             )
         recipe = recipe_from_dict(resumed.recipe)
         check_recipe(recipe)
-        run_info = dict(resumed.state.get("run") or {})
-        seed = int(run_info.get("seed", cfg.seed))
+        seed = int((resumed.state.get("run") or {}).get("seed", cfg.seed))
         model_config = resumed.config
     else:
-        recipe = resolve_recipe(spec.recipe, cfg)
         seed, model_config = cfg.seed, dict(cfg.model_config)
+    assert recipe is not None
     if cfg.threads is not None:
-        if cfg.threads < 1:
-            raise DigitreaderError(f"--threads must be >= 1 (got {cfg.threads})")
         torch.set_num_threads(cfg.threads)
 
     splits = load_splits(cfg.data, cfg.with_mnist, cfg.data_dir)
@@ -155,6 +154,8 @@ def train(cfg: TrainConfig, report: Callable[[str], None] | None = None) -> Trai
             description=splits.description + " (dry run)",
             extra_tests={k: v.head(DRY_RUN_EVAL) for k, v in splits.extra_tests.items()},
         )
+    if resumed is not None and (resumed.state.get("run") or {}).get("data") not in (None, splits.description):
+        log.warning("resuming on %s; the run started on %s", splits.description, resumed.state["run"]["data"])
     return _Run(cfg, spec.name, recipe, seed, model_config, splits, out, resumed, say).run()
 
 
