@@ -12,10 +12,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="score a checkpoint: accuracy, per class, confusion matrix and error gallery PNGs",
     )
     p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="a .pt file written by 'digits train'")
-    p.add_argument("--split", choices=("test", "validation"), default="test", help="which split (default test)")
+    p.add_argument(
+        "--split", choices=("test", "validation"), default="test", help="which split (default test)"
+    )
     p.add_argument("--data", type=Path, metavar="DATASET", help="a dataset folder instead of MNIST")
-    p.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder (default: $DIGITREADER_DATA)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="where the PNGs go (default: beside the checkpoint)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="MNIST folder (default: $DIGITREADER_DATA, else the user cache, downloading)",
+    )
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", help="where the PNGs go (default: beside the checkpoint)"
+    )
     p.set_defaults(handler=_run)
 
 
@@ -28,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
 
     report = evaluate(args.checkpoint, split=args.split, data=args.data, data_dir=args.data_dir, out=args.out)
     print(f"{report.checkpoint} ({report.model_name}) on {report.data}")
-    print(f"accuracy {report.accuracy:.4f}  ({report.count - report.errors}/{report.count}, {report.errors} errors)")
+    right = report.count - report.errors
+    print(f"accuracy {report.accuracy:.4f}  ({right}/{report.count}, {report.errors} errors)")
     print("digit  precision  recall  support")
     for c in report.per_class:
         print(f"{c.digit:>5}  {_fmt(c.precision):>9}  {_fmt(c.recall):>6}  {c.support:>7}")

@@ -24,7 +24,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--dry-run", action="store_true", help="run the whole path on a few batches")
     p.add_argument("--data", type=Path, metavar="DATASET", help="a dataset folder from 'digits data build'")
     p.add_argument("--with-mnist", action="store_true", help="with --data: add MNIST's training images")
-    p.add_argument("--data-dir", type=Path, metavar="DIR", help="MNIST folder (default: $DIGITREADER_DATA)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="MNIST folder (default: $DIGITREADER_DATA, else the user cache, downloading)",
+    )
     p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
     p.add_argument("--no-tensorboard", action="store_true", help="do not write OUT/tb")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
