@@ -1,0 +1,223 @@
+"""How fast digits are read: in-process latency, batched throughput (ONNX Runtime vs torch eager), cold CLI.
+
+    python -m benchmarks.read_speed [--model M.onnx] [--checkpoint C.pt] [--runs 50] [--cold-runs 7]
+
+Prints a markdown table with the reference run (`REFERENCE`, measured on the machine described there)
+side by side. What is measured:
+
+- latency of one `Recognizer.read(path)` (load + locate + classify), p50 and p99 over `--runs` warm calls,
+  for a single digit (examples/digit_7_photo.jpg) and a number (examples/cheque_4096.jpg);
+- throughput in digits/s of the classifier alone on MNIST test digits in batches of `--batch`, through ONNX
+  Runtime and through torch eager (`torch.inference_mode`), same threads, same weights: the torch module
+  is built from `--checkpoint` when given, else it is the bundled model's registry architecture (or "cnn")
+  with fresh weights (same computation and cost); it is exported here, checked against torch, and both run;
+- the wall time of a cold `digits read examples/digit_7_photo.jpg` (a new process each time), median of
+  `--cold-runs`, next to a bare `python -c pass` for the interpreter's own start.
+
+Torch is imported only here (for the comparison), never by the reading path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digitreader.onnx_engine import available_cpus
+from digitreader.recognizer import Recognizer
+
+REPO = Path(__file__).resolve().parents[1]
+SINGLE = REPO / "examples" / "digit_7_photo.jpg"
+NUMBER = REPO / "examples" / "cheque_4096.jpg"
+
+# The reference run: filled in from a real run (see /work/dev/read-results.md for the command and machine).
+REFERENCE: dict[str, str] = {}
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def latency(recognizer: Recognizer, path: Path, runs: int) -> tuple[float, float, str]:
+    """p50 and p99 in ms of `runs` warm reads, and what was read."""
+    text = recognizer.read(path).text
+    for _ in range(3):
+        recognizer.read(path)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        recognizer.read(path)
+        times.append((time.perf_counter() - t0) * 1000)
+    return percentile(times, 50), percentile(times, 99), text
+
+
+def mnist_digits(n: int) -> np.ndarray:
+    """n MNIST test digits (or seeded synthetic stand-ins where MNIST is absent), uint8 (n, 28, 28)."""
+    try:
+        from digitreader.data.synth import load_test_digits
+
+        images, _ = load_test_digits()
+        return np.resize(images, (n, 28, 28))
+    except Exception:  # benchmark only: any missing data falls back to noise with the right shape
+        return np.random.default_rng(0).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+
+
+def throughput(fn: Any, digits: np.ndarray, batch: int, *, cpu: bool, repeats: int = 3) -> float:
+    """Digits per second of `fn` over `digits` in batches of `batch`, best of `repeats` after a warm-up.
+
+    `cpu`: time with this thread's CPU clock (run single-threaded: robust where other work shares the
+    machine); otherwise the wall clock (all threads).
+    """
+    clock = time.thread_time if cpu else time.perf_counter
+    batches = [digits[i : i + batch] for i in range(0, len(digits), batch)]
+    fn(batches[0])
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = clock()
+        for chunk in batches:
+            fn(chunk)
+        best = min(best, clock() - t0)
+    return len(digits) / best
+
+
+def same_model_both_ways(
+    recognizer: Recognizer, checkpoint: str | None, digits: np.ndarray, tmp: Path
+) -> Any:
+    """A torch module and an ONNX Runtime engine holding the very same weights, and a note on their origin.
+
+    From `checkpoint` when given; else the registry architecture of the bundled model (or "cnn" when its
+    name is not in the registry) with fresh weights: the same computation and cost as the bundled model.
+    Either way the module is exported here (checked against torch) so both sides run identical weights.
+    """
+    import torch
+
+    from digitreader.models.registry import get_spec
+    from digitreader.onnx_engine import OnnxEngine
+    from digitreader.training.export import export_model
+
+    if checkpoint:
+        from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
+
+        ckpt = load_checkpoint(checkpoint)
+        module, name, note = build_model_from_checkpoint(ckpt), ckpt.model_name, f"checkpoint {checkpoint}"
+    else:
+        name = recognizer.model_name
+        config = recognizer.metadata.get("config") or {}
+        try:
+            spec = get_spec(name)
+        except Exception:
+            name, spec, config = "cnn", get_spec("cnn"), {}
+        torch.manual_seed(0)
+        module = spec.build(config).eval()
+        note = f"registry {name!r}, fresh weights"
+    path = tmp / "bench.onnx"
+    export_model(module, path, {"model": name}, images=digits[:256], check_data="benchmark digits")
+    engines = {n: OnnxEngine.load(path, threads=n) for n in sorted({1, available_cpus()})}
+    return module, engines, note
+
+
+def cold_runs(runs: int) -> tuple[float, float, float, float]:
+    """Cold `digits read SINGLE`: median and min wall seconds, median CPU seconds; bare interpreter wall."""
+    digits = shutil.which("digits", path=str(Path(sys.executable).parent))
+    command = [digits] if digits else [sys.executable, "-m", "digitreader"]
+
+    def timed(cmd: list[str]) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+    timed([*command, "read", str(SINGLE)])  # page cache warm, as a user's second call
+    reads = [timed([*command, "read", str(SINGLE)]) for _ in range(runs)]
+    bare = [timed([sys.executable, "-c", "pass"])[0] for _ in range(runs)]
+    walls = [w for w, _ in reads]
+    return (
+        statistics.median(walls),
+        min(walls),
+        statistics.median(c for _, c in reads),
+        statistics.median(bare),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="digit reading speed")
+    parser.add_argument("--model", help="ONNX model (default: the bundled one)")
+    parser.add_argument("--checkpoint", help="the checkpoint the model was exported from (torch comparison)")
+    parser.add_argument("--runs", type=int, default=50, help="warm reads per latency row")
+    parser.add_argument("--cold-runs", type=int, default=7, help="cold CLI starts")
+    parser.add_argument("--batch", type=int, default=256, help="digits per classifier call")
+    parser.add_argument("--digits", type=int, default=4096, help="digits per throughput pass")
+    args = parser.parse_args()
+
+    threads = available_cpus()
+    recognizer = Recognizer.load(args.model, threads=threads)
+    rows: list[tuple[str, str, str]] = []  # (key for REFERENCE, what, value)
+    for key, label, path in (
+        ("latency_single", "single digit", SINGLE),
+        ("latency_number", "number", NUMBER),
+    ):
+        p50, p99, text = latency(recognizer, path, args.runs)
+        what = f"warm `read()` latency, {label} ({path.name} -> {text!r}), p50 / p99"
+        rows.append((key, what, f"{p50:.1f} / {p99:.1f} ms"))
+
+    import tempfile
+
+    import torch
+
+    digits = mnist_digits(args.digits)
+    with tempfile.TemporaryDirectory() as tmp:
+        model, engines, origin = same_model_both_ways(recognizer, args.checkpoint, digits, Path(tmp))
+
+        def torch_classify(batch: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                x = torch.from_numpy(batch.astype(np.float32)[:, None] / 255.0)
+                return torch.softmax(model(x), dim=1).numpy()
+
+        torch.set_num_threads(1)
+        for batch in sorted({1, 16, args.batch}):
+            n = digits[: 256 if batch == 1 else len(digits)]
+            ort_rate = throughput(engines[1].classify, n, batch, cpu=True)
+            torch_rate = throughput(torch_classify, n, batch, cpu=True)
+            what = f"1 thread (CPU clock), batch {batch}: ONNX Runtime / torch eager digits/s"
+            value = f"{ort_rate:,.0f} / {torch_rate:,.0f} = {ort_rate / torch_rate:.1f}x"
+            rows.append((f"ratio_1t_b{batch}", what, value))
+        torch.set_num_threads(threads)
+        ort_rate = throughput(engines[threads].classify, digits, args.batch, cpu=False)
+        torch_rate = throughput(torch_classify, digits, args.batch, cpu=False)
+        what = f"{threads} threads (wall clock), batch {args.batch}: ONNX Runtime / torch eager digits/s"
+        value = f"{ort_rate:,.0f} / {torch_rate:,.0f} = {ort_rate / torch_rate:.1f}x"
+        rows.append((f"ratio_{threads}t_b{args.batch}", what, value))
+
+    median, fastest, cpu, bare = cold_runs(args.cold_runs)
+    what = f"cold `digits read {SINGLE.name}`: median wall (min) / median CPU, {args.cold_runs} runs"
+    rows.append(("cold", what, f"{median:.2f} s ({fastest:.2f} s) / {cpu:.2f} s"))
+    rows.append(("bare", "bare `python -c pass`, median wall", f"{bare:.3f} s"))
+
+    print(f"model {recognizer.model_name} ({recognizer.path.name}); torch model: {origin}")
+    print(f"{threads} CPU threads, onnxruntime {_ort_version()}, torch {torch.__version__}")
+    print("targets: cold read <= 0.5 s wall on 2 cores; ONNX Runtime >= 3x torch eager")
+    print()
+    print("| measure | this run | reference |")
+    print("|---|---|---|")
+    for key, what, value in rows:
+        print(f"| {what} | {value} | {REFERENCE.get(key, '-')} |")
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return str(onnxruntime.__version__)
+
+
+if __name__ == "__main__":
+    main()
