@@ -6,6 +6,7 @@
   const $ = (id) => document.getElementById(id);
 
   const READ_DELAY_MS = 300;      // debounce between the last stroke movement and a read
+  const SEND_SIDE = 200;          // the drawing is sent cropped to its ink and at most this many pixels a side
   const MAX_PHOTO_SIDE = 4000;    // larger photos are scaled down in the browser before upload
   const SCALED_SIDE = 3000;
   const UNSURE = 0.6;             // below this confidence the page suggests a clearer try
@@ -85,15 +86,30 @@
     ctx.clearRect(0, 0, canvas.width, canvas.height);
   }
 
+  // What is sent: the ink's bounding box plus a margin, scaled down to SEND_SIDE, on white. Reading cost
+  // grows with pixels and the reader normalises size anyway; `place` maps the boxes back onto the pad.
   function padImage(callback) {
+    const xs = state.strokes.flat().map((p) => p[0]);
+    const ys = state.strokes.flat().map((p) => p[1]);
+    const half = STROKE / 2;
+    const span = Math.max(Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys)) + STROKE;
+    const margin = Math.max(STROKE, span * 0.15);
+    const x0 = Math.max(0, Math.floor(Math.min(...xs) - half - margin));
+    const y0 = Math.max(0, Math.floor(Math.min(...ys) - half - margin));
+    const x1 = Math.min(canvas.width, Math.ceil(Math.max(...xs) + half + margin));
+    const y1 = Math.min(canvas.height, Math.ceil(Math.max(...ys) + half + margin));
+    const scale = Math.min(1, SEND_SIDE / Math.max(x1 - x0, y1 - y0));
     const sheet = document.createElement("canvas");
-    sheet.width = canvas.width;
-    sheet.height = canvas.height;
+    sheet.width = Math.max(1, Math.round((x1 - x0) * scale));
+    sheet.height = Math.max(1, Math.round((y1 - y0) * scale));
     const sctx = sheet.getContext("2d");
     sctx.fillStyle = "#ffffff";
     sctx.fillRect(0, 0, sheet.width, sheet.height);
-    sctx.drawImage(canvas, 0, 0);
-    sheet.toBlob(callback, "image/png");
+    sctx.drawImage(canvas, x0, y0, x1 - x0, y1 - y0, 0, 0, sheet.width, sheet.height);
+    const sx = (x1 - x0) / sheet.width;
+    const sy = (y1 - y0) / sheet.height;
+    const place = ([x, y, w, h]) => [x0 + x * sx, y0 + y * sy, w * sx, h * sy];
+    sheet.toBlob((blob) => callback(blob, place), "image/png");
   }
 
   function dot(p) {
@@ -238,8 +254,8 @@
   function readDrawing() {
     clearTimeout(state.timer);
     if (!state.strokes.length) return;
-    padImage((blob) => {
-      if (blob && state.strokes.length) send("draw", blob, { "Content-Type": "image/png" });
+    padImage((blob, place) => {
+      if (blob && state.strokes.length) send("draw", blob, { "Content-Type": "image/png" }, place);
     });
   }
 
@@ -256,7 +272,7 @@
     octx.font = "700 22px system-ui, sans-serif";
     octx.textBaseline = "middle";
     for (const d of digits) {
-      const [x, y, w, h] = d.box;
+      const [x, y, w, h] = d.shown;
       const pad = 8;
       octx.beginPath();
       octx.roundRect(x - pad, y - pad, w + 2 * pad, h + 2 * pad, 8);
@@ -391,7 +407,7 @@
     const scale = width / Math.max(1, photoImg.getBoundingClientRect().width);
     const size = 15 * scale;
     for (const d of digits) {
-      const [x, y, w, h] = d.box;
+      const [x, y, w, h] = d.shown;
       const rect = document.createElementNS(SVG, "rect");
       const margin = 3 * scale;
       Object.entries({ x: x - margin, y: y - margin, width: w + 2 * margin, height: h + 2 * margin,
@@ -415,7 +431,8 @@
   new ResizeObserver(() => state.results.photo && drawPhotoBoxes(state.results.photo.digits)).observe(photoImg);
 
   /* ------------------------------------------------------------------ talking to the server */
-  async function send(tab, body, headers) {
+  // `place` maps a box from the sent image to where it is shown (the pad's crop); photos are shown as sent.
+  async function send(tab, body, headers, place = (box) => box) {
     const previous = state.requests[tab];
     if (previous) previous.controller.abort();
     const request = { seq: ++state.seq, controller: new AbortController() };
@@ -427,6 +444,7 @@
       const json = await response.json().catch(() => ({ detail: `the server answered ${response.status}` }));
       if (state.requests[tab] !== request) return;          // a newer read has started
       if (response.ok) {
+        json.digits = json.digits.map((d) => ({ ...d, shown: place(d.box) }));
         state.results[tab] = json;
         state.errors[tab] = "";
       } else {
