@@ -127,10 +127,15 @@ def test_cors_is_off_by_default_and_on_for_listed_origins(recognizer, digit_png)
     headers = {"Origin": "https://example.org"}
     with TestClient(create_app(Settings(), recognizer)) as plain:
         assert "access-control-allow-origin" not in plain.get("/healthz", headers=headers).headers
-    settings = Settings(cors_origins=["https://example.org"])
+    settings = Settings(cors_origins=["https://example.org"], max_body_bytes=1000)
     with TestClient(create_app(settings, recognizer)) as open_client:
         response = open_client.get("/healthz", headers=headers)
         assert response.headers["access-control-allow-origin"] == "https://example.org"
+        # The body limit's own 413 carries them too, so a page elsewhere can read why.
+        big = {**headers, "Content-Type": "image/png", "Content-Length": str(settings.max_body_bytes + 1)}
+        refused = open_client.post("/v1/read", content=b"\0" * (settings.max_body_bytes + 1), headers=big)
+        assert refused.status_code == 413
+        assert refused.headers["access-control-allow-origin"] == "https://example.org"
 
 
 def test_app_loads_the_model_itself_at_startup(recognizer):

@@ -106,14 +106,14 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
-    if settings.cors_origins:
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # added last, so outermost: its headers go on the limit's 413 too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     _add_routes(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
