@@ -99,7 +99,9 @@ def test_interrupted_after_epoch_1_and_resumed_equals_straight_run(
         small_cnn_config(tiny_mnist_dir, resumed), report=lambda s: (lines.append(s), ctrl_c_after_epoch_1(s))
     )
     assert first.interrupted and first.best is None
-    assert any("--resume" in line and "last.pt" in line for line in lines)
+    assert any(
+        f"--resume --data-dir {tiny_mnist_dir} --threads 1" in line and "last.pt" in line for line in lines
+    )
     assert load_checkpoint(resumed / "last.pt").epoch == 1
     train(small_cnn_config(tiny_mnist_dir, resumed, resume=True))
     assert_same_weights(straight, resumed)

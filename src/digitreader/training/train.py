@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shlex
 import signal
 import sys
 import tempfile
@@ -352,9 +353,21 @@ class _Run:
         path = self._save(self.out / "last.pt", position=position)
         self.say(
             f"interrupted at epoch {self.epoch + 1}, step {self.step}; saved {path}. "
-            f"Resume with: digits train --model {self.name} --out {self.out} --resume"
+            f"Resume with: {self._resume_command()}"
         )
         raise _Interrupted
+
+    def _resume_command(self) -> str:
+        """The `digits train` line that continues this run (same data and threads)."""
+        cfg = self.cfg
+        parts = ["digits", "train", "--model", self.name, "--out", str(self.out), "--resume"]
+        if cfg.data is not None:
+            parts += ["--data", str(cfg.data)] + (["--with-mnist"] if cfg.with_mnist else [])
+        if cfg.data_dir is not None:
+            parts += ["--data-dir", str(cfg.data_dir)]
+        if cfg.threads is not None:
+            parts += ["--threads", str(cfg.threads)]
+        return shlex.join(parts)
 
     def _end_epoch(
         self,
