@@ -29,7 +29,10 @@ MAX_GALLERY = 256  # misclassified digits drawn in the error gallery
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """Logits [N, 10] of `model` (put in eval mode) for uint8 images [N, 28, 28]."""
     model.eval()
-    chunks = [model(as_input(images[i : i + batch_size])) for i in range(0, len(images), batch_size)]
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")  # the model may live on a GPU
+    batches = (as_input(images[i : i + batch_size]).to(device) for i in range(0, len(images), batch_size))
+    chunks = [model(batch).cpu() for batch in batches]
     return torch.cat(chunks) if chunks else torch.zeros(0, 10)
 
 

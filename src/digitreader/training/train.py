@@ -38,6 +38,7 @@ from digitreader.models.base import DigitModel
 from digitreader.models.recipe import Recipe, recipe_from_dict, recipe_to_dict
 from digitreader.models.registry import get_spec
 from digitreader.training import checkpoint as ckpt_io
+from digitreader.training import distributed
 from digitreader.training.augment import augment_batch
 from digitreader.training.evaluate import accuracy_and_loss
 from digitreader.training.optim import Ema, check_recipe, lr_factor, make_optimizer, resolve_recipe
@@ -68,6 +69,7 @@ class TrainConfig:
     with_mnist: bool = False  # add MNIST's training images to the user dataset
     data_dir: Path | None = None  # where the MNIST files are (or go)
     threads: int | None = None  # torch CPU threads
+    device: str = "auto"  # cpu, cuda, or auto (cuda when there is a GPU); see training/distributed.py
     progress: bool = True  # tqdm bar on stderr
     tensorboard: bool = True
     recipe: Recipe | None = None  # replaces the registered recipe (experiments, tests)
@@ -126,12 +128,28 @@ def train(cfg: TrainConfig, report: Callable[[str], None] | None = None) -> Trai
         raise DigitreaderError("--resume continues the saved recipe; drop --epochs/--steps/--batch-size/--lr")
     recipe = None if cfg.resume else resolve_recipe(spec.recipe, cfg)
     out = Path(cfg.out)
+    info = distributed.setup(cfg.device)  # joins the process group under torchrun
+    try:
+        return _train(cfg, spec.name, recipe, out, info, say)
+    finally:
+        distributed.teardown(info)
+
+
+def _train(
+    cfg: TrainConfig,
+    name: str,
+    recipe: Recipe | None,
+    out: Path,
+    info: distributed.DistInfo,
+    say: Callable[[str], None],
+) -> TrainResult:
     resume_from = _prepare_out(out, cfg.resume)
+    distributed.barrier(info)  # every rank has checked --out before rank 0 writes to it
     resumed = ckpt_io.load_checkpoint(resume_from) if resume_from is not None else None
     if resumed is not None:
-        if resumed.model_name != cfg.model:
+        if resumed.model_name != name:
             raise DigitreaderError(
-                f"{resume_from}: a checkpoint of model {resumed.model_name!r}, not {cfg.model!r} "
+                f"{resume_from}: a checkpoint of model {resumed.model_name!r}, not {name!r} "
                 "(pick another --out)"
             )
         recipe = recipe_from_dict(resumed.recipe)
@@ -157,7 +175,7 @@ def train(cfg: TrainConfig, report: Callable[[str], None] | None = None) -> Trai
         )
     if resumed is not None and (resumed.state.get("run") or {}).get("data") not in (None, splits.description):
         log.warning("resuming on %s; the run started on %s", splits.description, resumed.state["run"]["data"])
-    return _Run(cfg, spec.name, recipe, seed, model_config, splits, out, resumed, say).run()
+    return _Run(cfg, name, recipe, seed, model_config, splits, out, resumed, say, info).run()
 
 
 class _Run:
@@ -174,12 +192,18 @@ class _Run:
         out: Path,
         resumed: ckpt_io.Checkpoint | None,
         say: Callable[[str], None],
+        info: distributed.DistInfo,
     ) -> None:
         self.cfg, self.name, self.recipe, self.seed, self.splits, self.out, self.say = (
             cfg, name, recipe, seed, splits, out, say,
         )  # fmt: skip
+        self.dist = info
+        if not info.is_main:  # rank 0 speaks for the run
+            self.say = lambda line: None
         torch.manual_seed(seed)
         self.model: DigitModel = get_spec(name).build(model_config)
+        # What training steps call: the model itself, or DDP around it (same parameters) when distributed.
+        self.net = distributed.wrap(self.model, info)
         self.generator = torch.Generator().manual_seed(seed)
         n = len(splits.train)
         self.batch = min(recipe.batch_size, n)
@@ -250,6 +274,8 @@ class _Run:
                     "seed": self.seed,
                     "data": self.splits.description,
                     "threads": torch.get_num_threads(),
+                    "world_size": self.dist.world_size,
+                    "device": str(self.dist.device),
                 },
             },
         )
@@ -260,9 +286,9 @@ class _Run:
 
     # ---- the loop -----------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
-        tb = TensorBoard(self.out / "tb", enabled=self.cfg.tensorboard)
+        tb = TensorBoard(self.out / "tb", enabled=self.cfg.tensorboard and self.dist.is_main)
         if self.step == 0:
-            tb.graph(self.model, as_input(self.splits.train.images[:2]))
+            tb.graph(self.model, as_input(self.splits.train.images[:2]).to(self.dist.device))
         self.say(
             f"training {self.name} ({sum(p.numel() for p in self.model.parameters()):,} parameters) on "
             f"{self.splits.description}: {self.total_steps} steps of {self.batch} in {self.epochs} epoch(s)"
@@ -283,7 +309,7 @@ class _Run:
         """First Ctrl-C: finish the step, save, stop. A second one stops at once (KeyboardInterrupt)."""
 
         def handler(signum: int, frame: Any) -> None:
-            if self.stop_requested:
+            if self.stop_requested and not self.dist.enabled:  # ranks stop together, at a step's end
                 raise KeyboardInterrupt
             self.stop_requested = True
 
@@ -309,20 +335,21 @@ class _Run:
             desc=f"epoch {self.epoch + 1}/{self.epochs}",
             total=last_batch,
             initial=first,
-            disable=not self.cfg.progress,
+            disable=not self.cfg.progress or not self.dist.is_main,
             file=sys.stderr,
             leave=False,
         )
         x = y = logits = torch.zeros(0)
         for i in bar:
-            if self.stop_requested:  # Ctrl-C: stop between two steps, so the saved state is consistent
+            # Ctrl-C: stop between two steps (all ranks at the same one), so the saved state is consistent
+            if distributed.any_rank(self.stop_requested, self.dist):
                 bar.close()
                 sums["cpu_seconds"] += time.process_time() - cpu_started
                 self._interrupt({"epoch": self.epoch, "batch": i, "perm": perm, "sums": sums}, started)
-            idx = perm[i * self.batch : (i + 1) * self.batch]
-            x = augment_batch(as_input(train.images[idx]), recipe.augment, self.generator)
-            y = train.labels[idx]
-            logits = self.model(x)
+            idx = distributed.shard(perm[i * self.batch : (i + 1) * self.batch], self.dist)
+            x = augment_batch(as_input(train.images[idx]), recipe.augment, self._augment_generator())
+            x, y = x.to(self.dist.device), train.labels[idx].to(self.dist.device)
+            logits = self.net(x)
             loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -346,11 +373,21 @@ class _Run:
         self.epoch += 1
         self._end_epoch(tb, sums, seconds, x, y, logits)
 
+    def _augment_generator(self) -> torch.Generator:
+        """The run's generator; per (seed, step, rank) when distributed, so ranks distort differently."""
+        if not self.dist.enabled:
+            return self.generator
+        return distributed.augmentation_generator(self.seed, self.step, self.dist)
+
     def _interrupt(self, position: dict[str, Any], started: float) -> None:
         spent = time.perf_counter() - started
         position["sums"] = {**position["sums"], "seconds": position["sums"]["seconds"] + spent}
         self.elapsed += spent
+        if not self.dist.is_main:
+            distributed.barrier(self.dist)
+            raise _Interrupted
         path = self._save(self.out / "last.pt", position=position)
+        distributed.barrier(self.dist)
         self.say(
             f"interrupted at epoch {self.epoch + 1}, step {self.step}; saved {path}. "
             f"Resume with: {self._resume_command()}"
@@ -378,6 +415,16 @@ class _Run:
         y: torch.Tensor,
         logits: torch.Tensor,
     ) -> None:
+        if self.dist.enabled:  # every rank's shard counts in the epoch's loss and accuracy
+            sums = {
+                **sums,
+                **distributed.sum_across({k: sums[k] for k in ("loss", "correct", "seen")}, self.dist),
+            }
+            gap = distributed.max_weight_difference(self.model, self.dist)
+            if not self.dist.is_main:  # rank 0 evaluates and saves; the others wait
+                distributed.barrier(self.dist)
+                self.model.train()
+                return
         scored = self.ema.module if self.ema is not None else self.model
         val_acc, val_loss = accuracy_and_loss(scored, self.splits.validation)
         seen = max(1.0, sums["seen"])
@@ -393,6 +440,8 @@ class _Run:
             # CPU time of this process: on a busy, shared machine a steadier cost measure than wall time.
             "cpu_seconds": round(sums["cpu_seconds"], 1),
         }
+        if self.dist.enabled:  # 0.0 when the ranks hold the same weights, as DDP promises
+            row.update(world_size=self.dist.world_size, rank_weight_gap=gap)
         self.history.append(row)
         self._log_row(row)
         tb.scalars(self.step, {"val/loss": val_loss, "val/accuracy": val_acc})
@@ -405,6 +454,7 @@ class _Run:
         self._save(self.out / "last.pt")
         if improved:
             self._save(self.out / "best.pt")
+        distributed.barrier(self.dist)
         self.say(
             f"epoch {self.epoch}/{self.epochs}: loss {row['train_loss']:.4f}, "
             f"train acc {row['train_accuracy']:.4f}, "
@@ -414,6 +464,8 @@ class _Run:
 
     def _finish(self) -> TrainResult:
         """Score best.pt once on the test split (and any extra test sets); record it in the checkpoints."""
+        if not self.dist.is_main:
+            return TrainResult(self.out, None, None, {})
         best = self.out / "best.pt"
         model = ckpt_io.build_model_from_checkpoint(ckpt_io.load_checkpoint(best))
         updates: dict[str, Any] = {}
