@@ -70,7 +70,13 @@ def test_a_run_writes_checkpoints_metrics_and_tensorboard(tiny_mnist_dir: Path, 
         "last.pt",
     }
     assert (out / "best.pt").is_file() and result.best == out / "best.pt"
-    assert list((out / "tb").glob("events.out.tfevents.*"))
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tb"))
+    events.Reload()
+    tags = events.Tags()
+    assert {"train/loss", "train/accuracy", "lr", "val/loss", "val/accuracy"} <= set(tags["scalars"])
+    assert "train/inputs" in tags["images"] and tags["graph"]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r.get("epoch") for r in rows[:3]] == [1, 2, 3]
     assert rows[-1]["event"] == "test" and 0 <= rows[-1]["test_accuracy"] <= 1
