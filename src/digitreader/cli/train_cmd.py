@@ -30,7 +30,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         help="MNIST folder (default: $DIGITREADER_DATA, else the user cache, downloading)",
     )
-    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (per process)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: a GPU if any")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train in N processes with DistributedDataParallel (same global batch and lr)",
+    )
     p.add_argument("--no-tensorboard", action="store_true", help="do not write OUT/tb")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_run)
@@ -39,6 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from digitreader.training.distributed import in_worker, launch
     from digitreader.training.train import TrainConfig, train
 
     config = TrainConfig(
@@ -57,9 +66,15 @@ def _run(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=not args.no_progress,
         tensorboard=not args.no_tensorboard,
+        device=args.device,
     )
-    result = train(config, report=tqdm.write)
+    if args.nproc != 1 and not in_worker():
+        result = launch(args.nproc, config)  # N workers, each running `train` (see training/distributed.py)
+    else:
+        result = train(config, report=tqdm.write)
     if result.interrupted:
         return 130
+    if result.best is None:  # a worker other than rank 0 under torchrun: rank 0 reports
+        return 0
     print(f"best checkpoint: {result.best} (test accuracy {result.metrics['test_accuracy']:.4f})")
     return 0

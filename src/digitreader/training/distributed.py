@@ -203,8 +203,12 @@ def launch(nproc: int, cfg: TrainConfig) -> TrainResult:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
+    from digitreader.models.registry import get_spec
+
     if nproc < 1:
         raise DigitreaderError(f"--nproc must be >= 1 (got {nproc})")
+    get_spec(cfg.model)  # the cheap checks here, before N processes start only to fail alike
+    resolve_device(cfg.device)
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,
