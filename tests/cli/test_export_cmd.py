@@ -46,3 +46,23 @@ def test_bad_checkpoint_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_missing_checkpoint_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "m.onnx")]) == 2
     assert "nope.pt: no such checkpoint file" in capsys.readouterr().err
+
+
+def test_says_when_the_check_ran_without_mnist(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = [
+        "export",
+        str(checkpoint),
+        "--out",
+        str(tmp_path / "m.onnx"),
+        "--data-dir",
+        str(empty),
+        "--check",
+        "20",
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "on 20 synthetic images" in printed and f"MNIST test files not found in {empty}" in printed

@@ -43,6 +43,13 @@ def _run(args: argparse.Namespace) -> int:
         f"wrote {result.path} (sha256 {result.sha256[:12]}): max |ONNX - torch| = {result.max_abs_diff:.2g} "
         f"on {result.images_checked} {result.check_data} images{accuracy}"
     )
+    if result.check_data != "MNIST test":
+        from digitreader.data.mnist import resolve_data_dir
+
+        print(
+            f"note: MNIST test files not found in {resolve_data_dir(args.data_dir)}: checked on synthetic "
+            "images only (pass --data-dir or set $DIGITREADER_DATA to check on real digits)"
+        )
     if args.card:
         command = shlex.join(["digits", "export", args.checkpoint, "--out", args.out, "--card", args.card])
         write_card(result, args.card, command=command, data=args.data, notes=args.notes)
