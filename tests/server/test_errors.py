@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from digitreader.errors import ModelError
 from digitreader.server.app import create_app
 from digitreader.server.settings import Settings
 
@@ -149,3 +150,28 @@ def test_422_for_a_truncated_image(client, digit_png):
 
 def test_405_for_get_on_the_read_route(client):
     assert_error(client.get("/v1/read"), 405)
+
+
+class BrokenRecognizer:
+    """Fails every read the given way (the real recogniser does not fail on demand)."""
+
+    model_name = "broken"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self, image: object, mode: str = "auto") -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [(ModelError("model.onnx: session failed"), "model failed"), (RuntimeError("a bug"), "internal error")],
+)
+def test_500_when_reading_fails_inside(digit_png, caplog, error, words):
+    with TestClient(create_app(Settings(), BrokenRecognizer(error))) as broken:
+        response = broken.post("/v1/read", content=digit_png("7"), headers={"Content-Type": "image/png"})
+        assert_error(response, 500, words)
+        assert "a bug" not in response.text  # no internals in the answer
+        assert broken.get("/healthz").status_code == 200  # and the server goes on
+    assert any(record.levelname == "ERROR" for record in caplog.records)

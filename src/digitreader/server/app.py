@@ -166,6 +166,9 @@ def _add_routes(app: FastAPI) -> None:
             raise HTTPException(500, f"the model failed: {exc}") from exc
         except DigitreaderError as exc:  # ImageError: truncated, too small, nothing to read
             raise HTTPException(422, str(exc)) from exc
+        except Exception as exc:  # a bug in reading: logged once here, and the connection stays usable
+            log.exception("reading %s failed", filename or "a request body")
+            raise HTTPException(500, "internal error while reading the image") from exc
         return reading.to_dict(path=filename, details=details)
 
     @app.get("/healthz", response_model=HealthOut, summary="Health check")
@@ -246,7 +249,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    """500 with a plain `detail` (Starlette re-raises afterwards, so the server logs the traceback once)."""
     return JSONResponse({"detail": "internal server error"}, status_code=500)
 
 
