@@ -122,10 +122,11 @@ class Recognizer:
                 given = candidate.probs if candidate.probs is not None else found[id(candidate)]
                 probs = np.asarray(given, dtype=np.float64)
                 best = int(probs.argmax())
+                x, y, w, h = (int(v) for v in candidate.box)
                 digit = Digit(
                     label=labels[best],
                     confidence=float(probs[best]),
-                    box=tuple(int(v) for v in candidate.box),  # type: ignore[arg-type]
+                    box=(x, y, w, h),
                     probabilities=tuple(float(p) for p in probs),
                 )
                 digits.append(digit)
