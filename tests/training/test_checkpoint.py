@@ -117,6 +117,9 @@ def test_save_is_atomic_and_leaves_no_temp_file(tmp_path: Path) -> None:
     _save(tmp_path / "a.pt")
     _save(tmp_path / "a.pt")  # overwrite in place
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pt"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.pt").stat().st_mode & 0o777 == 0o666 & ~mask  # not the temp file's private 0600
 
 
 def test_unwritable_destination_is_a_clear_error(tmp_path: Path) -> None:

@@ -126,6 +126,15 @@ def save_checkpoint(
     return _write(path, state)
 
 
+def _default_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 def _write(path: Path, state: dict[str, Any]) -> Path:
     tmp_name = None
     try:
@@ -137,6 +146,7 @@ def _write(path: Path, state: dict[str, Any]) -> Path:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), _FILE_MODE)  # temp files are private (0600); a checkpoint is a normal file
         os.replace(tmp_name, path)
         tmp_name = None
     except OSError as exc:
