@@ -61,12 +61,16 @@ NUMBER_STYLES = (
 
 @dataclass(frozen=True)
 class Sample:
-    """One synthetic picture: uint8 gray (H, W) or RGB (H, W, 3), its digits, their boxes, and its style."""
+    """One synthetic picture: uint8 gray (H, W) or RGB (H, W, 3), its digits, their boxes, and its style.
+
+    `light_ink` is True for light ink on a dark ground (chalk on a board).
+    """
 
     image: np.ndarray
     text: str
     boxes: tuple[Box, ...]
     style: str
+    light_ink: bool = False
 
 
 # ------------------------------------------------------------------------------------------ MNIST test
@@ -97,6 +101,13 @@ def load_test_digits(data_dir: str | os.PathLike[str] | None = None) -> tuple[np
 # ---------------------------------------------------------------------------------------- digit glyphs
 
 
+def _stroke_width(binary: np.ndarray) -> float:
+    """Mean stroke width of a binary mask in its pixels: 2 * area / perimeter."""
+    contours, _ = cv2.findContours(binary.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * float(np.count_nonzero(binary)) / max(perimeter, 1.0)
+
+
 def _glyph(
     digit28: np.ndarray, height: float, rng: np.random.Generator, *, weight: float = 0.0
 ) -> np.ndarray:
@@ -105,6 +116,13 @@ def _glyph(
     `weight` < 0 thins the stroke, > 0 thickens it (a fraction of the stroke width, about -1..+2).
     """
     s = max(height / 20.0, 0.5)  # MNIST's ink box is 20 of 28 pixels
+    # Scale the weight by how much room the digit's own stroke leaves (MNIST strokes already vary 1.2-4.5 px):
+    # a thick marker on an already bold digit would make an unreadable blob no writer produces.
+    own = _stroke_width(digit28 > 127)
+    if weight > 0:
+        weight *= float(np.clip((4.2 - own) / 2.0, 0.0, 1.0))
+    elif weight < 0:
+        weight *= float(np.clip((own - 1.2) / 1.2, 0.0, 1.0))
     size = max(4, int(round(28 * s)))
     up = cv2.resize(digit28, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255.0
     # Sharpen the blurry upscale into pen edges about 1.5 px wide; the threshold sets the stroke weight.
@@ -305,7 +323,8 @@ def make_single_digit(image28: np.ndarray, label: int, style: str, rng: np.rando
     image = _render(canvas, rng, look)
     if style == "mixed" and rng.random() < 0.3:
         image = _to_colour(image, rng)
-    return Sample(image=image, text=str(label), boxes=(_box(ink, x, y),), style=style)
+    board = bool(look["board"])
+    return Sample(image, str(label), (_box(ink, x, y),), style, light_ink=board)
 
 
 def make_single_digits(
@@ -448,7 +467,7 @@ def make_number(images: np.ndarray, labels: np.ndarray, style: str, rng: np.rand
     if style in ("guilloche", "mixed") and rng.random() < 0.3:
         image = _to_colour(image, rng)
     text = "\n".join(t for _, t, _ in lines)
-    return Sample(image=image, text=text, boxes=tuple(boxes), style=style)
+    return Sample(image, text, tuple(boxes), style, light_ink=bool(look["board"]))
 
 
 def make_numbers(

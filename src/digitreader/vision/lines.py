@@ -5,18 +5,34 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-INK_LEVEL = 110  # binarisation level on an ink map (stroke core = 255): about the middle of the stroke edge
+INK_LEVEL = 110  # stroke-core level on an ink map (stroke core = 255): about the middle of the stroke edge
+LOW_LEVEL = 60  # hysteresis: fainter pixels count where they connect to pixels above INK_LEVEL
 _LINE_LENGTH = 2.5  # a straight horizontal run this many digit heights long is a printed or drawn line
 _VLINE_LENGTH = 1.6  # ...and a vertical one this many (a "1" is about one)
 
 
 def binarise(ink: np.ndarray) -> np.ndarray:
-    """Ink pixels (bool) of an ink map."""
+    """Stroke-core pixels (bool) of an ink map: at or above `INK_LEVEL`."""
     return np.asarray(ink >= INK_LEVEL)
 
 
-def digit_height(binary: np.ndarray) -> float:
-    """A first estimate of the digit height: the median height of the largest components (0 if none)."""
+def hysteresis(low: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Components of `low` (bool) that hold at least one pixel of `seeds` (bool)."""
+    n, labels = cv2.connectedComponents(low.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros(low.shape, bool)
+    seeded = np.zeros(n, bool)
+    seeded[labels[seeds & low]] = True
+    seeded[0] = False
+    return seeded[labels]
+
+
+def digit_height(binary: np.ndarray, *, tallest: bool = False) -> float:
+    """A first estimate of the digit height: the median height of the largest components (0 if none).
+
+    `tallest`: the height of the tallest of them instead (one-digit pictures, where the pieces of a broken
+    digit must not make a short estimate).
+    """
     n, _, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     if n <= 1:
         return 0.0
@@ -28,7 +44,7 @@ def digit_height(binary: np.ndarray) -> float:
     if not ok.any():
         ok = np.ones_like(ok)
     big = ok & (area >= 0.3 * area[ok].max())
-    return float(np.median(h[big]))
+    return float(h[big].max() if tallest else np.median(h[big]))
 
 
 def _runs_mask(binary: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
@@ -42,31 +58,55 @@ def _runs_mask(binary: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
     return (near > 0) & (b > 0)
 
 
-def line_pixels(binary: np.ndarray, height: float) -> np.ndarray:
-    """Pixels (bool) of ruled, grid and underline lines: straight runs much longer than a digit is tall."""
+def line_pixels(binary: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels (bool) of horizontal lines (ruled paper, underlines) and of vertical ones (grid paper):
+    straight runs much longer than a digit is tall."""
     h_img, w_img = binary.shape
-    lines = np.zeros(binary.shape, bool)
-    if height <= 0:
-        return lines
-    hl = int(max(_LINE_LENGTH * height, 20))
-    vl = int(max(_VLINE_LENGTH * height, 20))
-    if hl < w_img:
-        lines |= _runs_mask(binary, hl, horizontal=True)
-    if vl < h_img:
-        lines |= _runs_mask(binary, vl, horizontal=False)
-    return lines
+    horizontal = np.zeros(binary.shape, bool)
+    vertical = np.zeros(binary.shape, bool)
+    if height > 0:
+        hl = int(max(_LINE_LENGTH * height, 20))
+        vl = int(max(_VLINE_LENGTH * height, 20))
+        if hl < w_img:
+            horizontal = _runs_mask(binary, hl, horizontal=True)
+        if vl < h_img:
+            vertical = _runs_mask(binary, vl, horizontal=False)
+    return horizontal, vertical
 
 
 def remove_lines(binary: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarray]:
     """`binary` without its lines (strokes a line crossed are bridged again), and the pixels removed."""
-    lines = line_pixels(binary, height)
+    horizontal, vertical = line_pixels(binary, height)
+    lines = horizontal | vertical
     if not lines.any():
         return binary, lines
     kept = binary & ~lines
-    # Heal: where a line crossed a stroke, line pixels with ink just above and below (or beside) come back.
-    t = int(max(3, round(height * 0.12))) | 1
+    # Heal: a stroke crossing a horizontal line comes back where there is ink just above and below it (and
+    # across a vertical line where there is ink left and right) -- never along the line itself.
+    t = int(max(11, round(height * 0.3))) | 1  # wider than the removed band (line + 3 px each side)
     k8 = kept.astype(np.uint8)
     down = cv2.morphologyEx(k8, cv2.MORPH_CLOSE, np.ones((t, 1), np.uint8)) > 0
     across = cv2.morphologyEx(k8, cv2.MORPH_CLOSE, np.ones((1, t), np.uint8)) > 0
-    healed = kept | ((down | across) & lines)
+    healed = kept | (down & horizontal & ~vertical) | (across & vertical & ~horizontal)
     return healed, binary & ~healed
+
+
+def ink_mask(ink: np.ndarray, *, tallest: bool = False) -> tuple[np.ndarray, float, np.ndarray]:
+    """The writing's pixels in an ink map, its digit height estimate, and the line pixels removed.
+
+    1. estimate the digit height from the stroke cores (`digit_height`; `tallest` as there);
+    2. take everything above `LOW_LEVEL` and drop printed lines from it (so faint ruled or grid lines
+       cannot join digits);
+    3. keep what connects to a stroke core (hysteresis): fainter strokes of a lighter pen stay whole
+       instead of breaking into specks, and faint background marks stay out.
+    """
+    cores = binarise(ink)
+    # Lines crossing the digits would join them into one line-like blob: for the height estimate, first
+    # drop runs spanning much of the picture (whatever the digit height, such runs are not digits).
+    h_img, w_img = cores.shape
+    provisional = cores & ~_runs_mask(cores, max(20, int(0.4 * w_img)), horizontal=True)
+    provisional &= ~_runs_mask(provisional, max(20, int(0.6 * h_img)), horizontal=False)
+    height = digit_height(provisional, tallest=tallest)
+    low = np.asarray(ink >= LOW_LEVEL)
+    cleaned, removed = remove_lines(low, height)
+    return hysteresis(cleaned, cores), height, removed

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from digitreader.vision.lines import binarise, digit_height, remove_lines
+from digitreader.vision.lines import digit_height, ink_mask
 from digitreader.vision.preprocess import prepare_digit
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,14 @@ Box = tuple[int, int, int, int]
 Classify = Callable[[np.ndarray], np.ndarray]
 
 _SPECK = 0.004  # components smaller than this fraction of (digit height)^2 are specks
-_PUNCT_HEIGHT = 0.5  # marks lower than this fraction of the line's digit height are punctuation
-_SPLIT_ASPECT = 0.85  # a region wider than this times the line height may hold touching digits
-_MUST_SPLIT_ASPECT = 1.5  # ...and wider than this it surely does
-_SPLIT_GAIN = 0.05  # a split must beat the whole by this much confidence (geometric mean of the parts)
+_PUNCT_HEIGHT = 0.3  # marks lower than this fraction of the line's digit height are punctuation
+_PUNCT_SIZE = 0.4  # ...and so are marks smaller than this both ways
+_TYPICAL_ASPECT = 0.75  # a digit's usual width / height (MNIST median 0.76), when a line has few digits
+_MAY_SPLIT_ASPECT = 1.1  # a region wider than this times the line height may hold touching digits,
+_MAY_SPLIT_WIDTHS = 1.4  # ...as may one wider than this many typical digit widths of its line;
+_MUST_SPLIT_ASPECT = 1.4  # wider than this times the line height it surely does,
+_MUST_SPLIT_WIDTHS = 2.0  # ...as it does wider than this many typical widths
+_SPLIT_GAIN = 0.2  # a split must beat the whole by this much confidence (the weaker part against the whole)
 
 
 @dataclass
@@ -116,15 +120,45 @@ def group_lines(regions: list[Region], height: float) -> list[list[Region]]:
     return [sorted(bands[i], key=lambda r: r.box[0]) for i in order]
 
 
-def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
-    """Merge pieces of one digit: regions that overlap horizontally by half the narrower one's width.
+def _x_gap(a: Box, b: Box) -> int:
+    return max(a[0], b[0]) - min(a[0] + a[2], b[0] + b[2])
 
-    A mark below the line's baseline (a comma) or a small one sitting on it (a dot) is never merged.
-    """
+
+def _one_digit(a: Box, b: Box, top: int, base: int, height: int) -> bool:
+    """Whether boxes `a` and `b` in a line (digits between `top` and `base`) are pieces of one digit."""
+    small = a if a[2] * a[3] < b[2] * b[3] else b
+    # A comma below the baseline or a dot sitting on it is punctuation, never a piece of a digit.
+    if small[1] + small[3] / 2.0 > base - 0.05 * height and small[3] < 0.4 * height:
+        return False
+    # One above the other: a 5's flag over its body, an open 4, a broken 1.
+    if _x_overlap(a, b) >= 0.5 * min(a[2], b[2]):
+        return True
+    union = _union(a, b)
+    stacked = (
+        max(a[3], b[3]) < 0.75 * height
+        and _y_overlap(a, b) <= 0.3 * min(a[3], b[3])
+        and union[3] <= 1.25 * height
+        and union[2] <= 0.9 * height
+        and _x_gap(a, b) <= 0.15 * height
+    )
+    # A flat stroke near the top, touching or nearly touching a digit: a 5's flag written apart.
+    flag = (
+        small[2] >= 1.5 * small[3]
+        and small[3] < 0.35 * height
+        and small[1] + small[3] <= top + 0.45 * height
+        and _x_gap(a, b) <= 0.1 * height
+        and union[2] <= 1.2 * height
+    )
+    return stacked or flag
+
+
+def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
+    """Merge the pieces of one digit (`_one_digit`) into one region; the line stays sorted left to right."""
     if len(line) < 2:
         return line
-    top = int(np.median([r.box[1] for r in line if r.box[3] >= 0.5 * max(q.box[3] for q in line)]))
-    base = int(np.median([r.bottom for r in line if r.box[3] >= 0.5 * max(q.box[3] for q in line)]))
+    tall = [r for r in line if r.box[3] >= 0.5 * max(q.box[3] for q in line)]
+    top = int(np.median([r.box[1] for r in tall]))
+    base = int(np.median([r.bottom for r in tall]))
     height = max(1, base - top)
     merged = True
     while merged:
@@ -132,11 +166,7 @@ def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
         for i in range(len(line)):
             for j in range(i + 1, len(line)):
                 a, b = line[i], line[j]
-                small = a if a.box[3] * a.box[2] < b.box[3] * b.box[2] else b
-                if _x_overlap(a.box, b.box) < 0.5 * min(a.box[2], b.box[2]):
-                    continue
-                below = small.box[1] + small.box[3] / 2.0 > base - 0.05 * height
-                if below and small.box[3] < 0.4 * height:
+                if not _one_digit(a.box, b.box, top, base, height):
                     continue
                 a.labels |= b.labels
                 a.box = _union(a.box, b.box)
@@ -145,16 +175,32 @@ def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
                 break
             if merged:
                 break
-    return line
+    return sorted(line, key=lambda r: r.box[0])
 
 
 def drop_punctuation(line: list[Region]) -> list[Region]:
-    """Regions that are digits: punctuation (much lower than the line's digits) dropped."""
+    """Regions that are digits: dots, commas, apostrophes and dashes dropped.
+
+    Punctuation is low (a dot, a dash: under `_PUNCT_HEIGHT` of the line's digit height), small both ways
+    (an apostrophe: under `_PUNCT_SIZE`), short and entirely in the lower half (a comma) or flat (a thick
+    dash). A digit written small (a squat 0) is none of these.
+    """
     if not line:
         return line
     tallest = max(r.box[3] for r in line)
-    height = float(np.median([r.box[3] for r in line if r.box[3] >= 0.6 * tallest]))
-    return [r for r in line if r.box[3] >= _PUNCT_HEIGHT * height]
+    tall = [r for r in line if r.box[3] >= 0.6 * tallest]
+    height = float(np.median([r.box[3] for r in tall]))
+    middle = float(np.median([r.box[1] for r in tall])) + 0.5 * height
+    return [r for r in line if not _is_punctuation(r.box, height, middle)]
+
+
+def _is_punctuation(box: Box, height: float, middle: float) -> bool:
+    w, h = box[2], box[3]
+    low = h < _PUNCT_HEIGHT * height  # a dot, a thin dash
+    small = max(w, h) < _PUNCT_SIZE * height  # an apostrophe
+    comma = box[1] > middle and h < 0.5 * height  # hangs from the lower half: a comma, a dot
+    dash = w >= 2 * h and h < 0.4 * height  # a thick dash: no digit is twice as wide as tall
+    return low or small or comma or dash
 
 
 # --------------------------------------------------------------------------------------------- crops
@@ -198,26 +244,53 @@ def _cut_columns(labels: np.ndarray, region: Region, height: float, n_cuts: int 
     return [x + c for c in cuts]
 
 
+def should_split(
+    width: float, height: float, typical: float, whole: float, parts: tuple[float, float]
+) -> bool:
+    """Whether a region `width` pixels wide, in a line of digits `height` tall, is two digits rather than one.
+
+    `typical` is the line's usual digit width, `whole` the classifier's top probability for the region as
+    one digit, `parts` those of its two halves at the best cut. Softmax confidence on half a digit is often
+    high (half a 0 looks like a 1), so the width must make a second digit plausible too. Tuned on synth
+    seed 0 (2,436 single wide digits, 21 touching pairs): 2 digits split wrongly, 7 narrow pairs missed.
+    """
+    aspect, relative = width / height, width / typical
+    if aspect > _MUST_SPLIT_ASPECT or relative > _MUST_SPLIT_WIDTHS:
+        return True
+    may = aspect > _MAY_SPLIT_ASPECT or relative > _MAY_SPLIT_WIDTHS
+    return may and min(parts) > whole + _SPLIT_GAIN
+
+
 def split_touching(
     line: list[Region], ink: np.ndarray, labels: np.ndarray, height: float, classify: Classify | None
 ) -> list[Region]:
     """Split regions too wide for one digit at the cut the classifier is most confident about."""
+    # The line's usual digit width: the median of its regions that are not 1s; a default aspect without them.
+    widths = [r.box[2] for r in line if r.box[2] >= 0.4 * height]
+    typical = float(np.median(widths)) if len(widths) >= 3 else _TYPICAL_ASPECT * height
+    typical = float(np.clip(typical, 0.5 * height, 1.0 * height))
     out: list[Region] = []
     for r in line:
-        out += _split(r, ink, labels, height, classify, depth=2)
+        out += _split(r, ink, labels, height, typical, classify, depth=2)
     return out
 
 
 def _split(
-    r: Region, ink: np.ndarray, labels: np.ndarray, height: float, classify: Classify | None, depth: int
+    r: Region,
+    ink: np.ndarray,
+    labels: np.ndarray,
+    height: float,
+    typical: float,
+    classify: Classify | None,
+    depth: int,
 ) -> list[Region]:
     x, y, w, h = r.box
-    line_h = max(height, h * 0.8)
-    must = w > _MUST_SPLIT_ASPECT * line_h
-    if depth == 0 or w <= _SPLIT_ASPECT * line_h or (classify is None and not must):
+    must = w > min(_MUST_SPLIT_ASPECT * height, _MUST_SPLIT_WIDTHS * typical)
+    may = w > min(_MAY_SPLIT_ASPECT * height, _MAY_SPLIT_WIDTHS * typical)
+    if depth == 0 or not may or (classify is None and not must):
         return [r]
     options: list[tuple[Region, Region]] = []
-    for c in _cut_columns(labels, r, line_h):
+    for c in _cut_columns(labels, r, height):
         left = _with_image(ink, labels, Region(set(r.labels), max(r.x0, x), c), r.box)
         right = _with_image(ink, labels, Region(set(r.labels), c, min(r.x1, x + w)), r.box)
         if left.box[2] > 0 and right.box[2] > 0:
@@ -231,18 +304,15 @@ def _split(
         batch = np.stack([r.image] + [im for lr in options for im in (lr[0].image, lr[1].image)])  # type: ignore[misc]
         probs = np.asarray(classify(batch), dtype=np.float32)
         r.probs = probs[0]
-        whole = float(probs[0].max())
-        scores = [
-            float(np.sqrt(probs[1 + 2 * i].max() * probs[2 + 2 * i].max())) for i in range(len(options))
-        ]
-        best = int(np.argmax(scores))
-        if not must and scores[best] < whole + _SPLIT_GAIN:
+        parts = [(float(probs[1 + 2 * i].max()), float(probs[2 + 2 * i].max())) for i in range(len(options))]
+        best = int(np.argmax([min(a, b) for a, b in parts]))
+        if not should_split(w, height, typical, float(probs[0].max()), parts[best]):
             return [r]
         left, right = options[best]
         left.probs, right.probs = probs[1 + 2 * best], probs[2 + 2 * best]
-    log.debug("split region at x=%d (width %d, line height %.0f)", left.box[0] + left.box[2], w, line_h)
-    return _split(left, ink, labels, height, classify, depth - 1) + _split(
-        right, ink, labels, height, classify, depth - 1
+    log.debug("split region at x=%d (width %d, typical %.0f)", left.box[0] + left.box[2], w, typical)
+    return _split(left, ink, labels, height, typical, classify, depth - 1) + _split(
+        right, ink, labels, height, typical, classify, depth - 1
     )
 
 
@@ -256,11 +326,9 @@ def locate_digits(ink: np.ndarray, classify: Classify | None = None) -> list[lis
     without it only regions far too wide for one digit are cut, at the deepest projection minimum. Regions
     the classifier has already seen carry their `probs`.
     """
-    binary = binarise(ink)
-    height = digit_height(binary)
+    binary, height, _ = ink_mask(ink)
     if height <= 0:
         return []
-    binary, _ = remove_lines(binary, height)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     height = digit_height(binary) or height
     regions = []
