@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
     app.state.settings = settings
     app.state.recognizer = recognizer
     # Reads in flight at once: one per core keeps ONNX Runtime from thrashing and bounds decoded-image memory.
-    app.state.read_limiter = CapacityLimiter(max(2, os.cpu_count() or 2))
+    app.state.read_limiter = CapacityLimiter(max(2, _cpus()))
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
@@ -162,8 +162,8 @@ def _add_routes(app: FastAPI) -> None:
         except ImageTooLargeError as exc:
             raise HTTPException(413, str(exc)) from exc
         except ModelError as exc:
-            log.error("the model failed on %s: %s", filename or "a body", exc)
-            raise HTTPException(500, f"the model failed: {exc}") from exc
+            log.error("the model failed on %s: %s", filename or "a request body", exc)
+            raise HTTPException(500, "the model failed on this image") from exc  # no server paths in answers
         except DigitreaderError as exc:  # ImageError: truncated, too small, nothing to read
             raise HTTPException(422, str(exc)) from exc
         except Exception as exc:  # a bug in reading: logged once here, and the connection stays usable
@@ -268,6 +268,14 @@ def _model_name(recognizer: object) -> str:
         if isinstance(value, str) and value:
             return value
     return type(recognizer).__name__
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity mask, where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _version() -> str:
