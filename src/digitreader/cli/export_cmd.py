@@ -15,7 +15,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Export a checkpoint to ONNX with its metadata. The file is written only when "
         "ONNX Runtime and torch agree on 1,000 MNIST test images (synthetic images where MNIST is absent).",
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint written by `digits train`")
+    p.add_argument(
+        "checkpoints",
+        nargs="+",
+        metavar="CHECKPOINT",
+        help="a checkpoint from `digits train`; several make one ensemble (probabilities averaged)",
+    )
     p.add_argument("--out", "-o", required=True, metavar="MODEL.onnx", help="where to write the ONNX file")
     p.add_argument(
         "--data-dir", metavar="DIR", help="MNIST folder for the check (default: $DIGITREADER_DATA)"
@@ -33,11 +38,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from digitreader.errors import DigitreaderError
+    from digitreader.training.ensemble import export_ensemble_onnx
     from digitreader.training.export import export_onnx, write_card
 
     if args.check < 1:
         raise DigitreaderError(f"--check {args.check}: must be at least 1")
-    result = export_onnx(args.checkpoint, args.out, data_dir=args.data_dir, n_check=args.check)
+    if len(args.checkpoints) > 1:
+        result = export_ensemble_onnx(args.checkpoints, args.out, data_dir=args.data_dir, n_check=args.check)
+    else:
+        result = export_onnx(args.checkpoints[0], args.out, data_dir=args.data_dir, n_check=args.check)
     accuracy = "" if result.accuracy is None else f", accuracy {result.accuracy:.2%}"
     print(
         f"wrote {result.path} (sha256 {result.sha256[:12]}): max |ONNX - torch| = {result.max_abs_diff:.2g} "
@@ -51,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
             "images only (pass --data-dir or set $DIGITREADER_DATA to check on real digits)"
         )
     if args.card:
-        command = shlex.join(["digits", "export", args.checkpoint, "--out", args.out, "--card", args.card])
+        command = shlex.join(["digits", "export", *args.checkpoints, "--out", args.out, "--card", args.card])
         write_card(result, args.card, command=command, data=args.data, notes=args.notes)
         print(f"wrote {args.card}")
     return 0
