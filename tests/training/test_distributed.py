@@ -105,7 +105,8 @@ def test_two_ranks_train_in_step_and_resume_exactly(tiny_mnist_dir: Path, tmp_pa
     outputs = _run_ranks(_train_args(tiny_mnist_dir, straight, *recipe))
     # Rank 0 speaks and writes; rank 1 stays quiet.
     assert "best checkpoint" in outputs[0] and "best checkpoint" not in outputs[1]
-    assert [p.name for p in checkpoints_in(straight)] == ["checkpoint-e001.pt", "checkpoint-e002.pt", "last.pt"]
+    names = [p.name for p in checkpoints_in(straight)]
+    assert names == ["checkpoint-e001.pt", "checkpoint-e002.pt", "last.pt"]
     last = load_checkpoint(straight / "last.pt")
     assert last.state["run"]["world_size"] == 2
     assert last.step == 2 * (550 // 64)  # global batches: the shards add up to one pass per epoch

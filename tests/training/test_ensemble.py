@@ -96,8 +96,8 @@ def test_cli_exports_several_checkpoints_as_one_file(
 ) -> None:
     members = _members(tmp_path)
     out = tmp_path / "e.onnx"
-    args = ["export", *map(str, members), "--out", str(out), "--data-dir", str(tiny_mnist_dir), "--check", "20"]
-    assert main(args) == 0
+    flags = ["--out", str(out), "--data-dir", str(tiny_mnist_dir), "--check", "20"]
+    assert main(["export", *map(str, members), *flags]) == 0
     assert "wrote" in capsys.readouterr().out
     assert OnnxEngine.load(out).metadata["model"] == "ensemble"
 
