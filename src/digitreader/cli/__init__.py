@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -20,7 +21,9 @@ _VERBS = ("read", "train", "evaluate", "export", "models", "data", "serve")
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(prog="digits", description="Read handwritten digits; train and evaluate models.")
+    parser = argparse.ArgumentParser(
+        prog="digits", description="Read handwritten digits; train and evaluate models."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in _VERBS:
@@ -43,6 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("digits: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `digits ... | head` closed our stdout: not an error. Point stdout at devnull so the
+        # interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
