@@ -39,8 +39,18 @@ REPO = Path(__file__).resolve().parents[1]
 SINGLE = REPO / "examples" / "digit_7_photo.jpg"
 NUMBER = REPO / "examples" / "cheque_4096.jpg"
 
-# The reference run: filled in from a real run (see /work/dev/read-results.md for the command and machine).
-REFERENCE: dict[str, str] = {}
+# The reference run: the bundled cnn (commit 4c43b4b) and its checkpoint, on the shared 2-core dev VM
+# (Xeon 2.5 GHz) while it was busy (load average ~8): CPU-clock figures only, its wall times meant nothing.
+# Command: python -m benchmarks.read_speed --checkpoint runs/cnn-bundle/best.pt --runs 20 --cold-runs 5
+#          --digits 2048
+REFERENCE: dict[str, str] = {
+    "latency_single": "CPU p50 57 ms",
+    "latency_number": "CPU p50 23 ms",
+    "ratio_1t_b1": "1,420 / 408 = 3.5x",
+    "ratio_1t_b16": "2,697 / 1,027 = 2.6x",
+    "ratio_1t_b256": "2,042 / 1,033 = 2.0x",
+    "cold": "CPU 0.63 s (median of 5)",
+}
 
 
 def percentile(values: list[float], q: float) -> float:
