@@ -12,7 +12,6 @@ import pytest
 from digitreader.errors import DigitreaderError
 from digitreader.vision.pipeline import Candidate, choose_mode, find_digits
 from digitreader.vision.preprocess import ink_map
-from digitreader.vision.segment import locate_digits
 
 Classify = Callable[[np.ndarray], np.ndarray]
 Box = tuple[int, int, int, int]
@@ -192,7 +191,8 @@ def test_auto_mode_tells_a_digit_from_a_number(d: Callable, classify: Classify) 
     write(number, [d(5, 70), d(0, 70), d(1, 70), d(6, 70)], 30, 120, 30)
     assert text_of(find_digits(number.photo(), "auto", classify), classify) == "5016"
     ink = ink_map(number.photo())
-    assert choose_mode(ink, locate_digits(ink, classify), classify) == "number"
+    assert choose_mode(ink, classify) == "number"
+    assert choose_mode(ink_map(single.photo()), classify) == "digit"
 
 
 def test_without_a_classifier_separate_digits_are_still_found(d: Callable) -> None:

@@ -58,15 +58,15 @@ def _runs_mask(binary: np.ndarray, length: int, horizontal: bool) -> np.ndarray:
     return (near > 0) & (b > 0)
 
 
-def line_pixels(binary: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarray]:
+def line_pixels(binary: np.ndarray, height: float, span: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Pixels (bool) of horizontal lines (ruled paper, underlines) and of vertical ones (grid paper):
-    straight runs much longer than a digit is tall."""
+    straight runs much longer than a digit is tall, and at least `span` of the picture's width (height)."""
     h_img, w_img = binary.shape
     horizontal = np.zeros(binary.shape, bool)
     vertical = np.zeros(binary.shape, bool)
     if height > 0:
-        hl = int(max(_LINE_LENGTH * height, 20))
-        vl = int(max(_VLINE_LENGTH * height, 20))
+        hl = int(max(_LINE_LENGTH * height, 20, span * w_img))
+        vl = int(max(_VLINE_LENGTH * height, 20, span * h_img))
         if hl < w_img:
             horizontal = _runs_mask(binary, hl, horizontal=True)
         if vl < h_img:
@@ -74,9 +74,9 @@ def line_pixels(binary: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarr
     return horizontal, vertical
 
 
-def remove_lines(binary: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarray]:
+def remove_lines(binary: np.ndarray, height: float, span: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """`binary` without its lines (strokes a line crossed are bridged again), and the pixels removed."""
-    horizontal, vertical = line_pixels(binary, height)
+    horizontal, vertical = line_pixels(binary, height, span)
     lines = horizontal | vertical
     if not lines.any():
         return binary, lines
@@ -91,22 +91,25 @@ def remove_lines(binary: np.ndarray, height: float) -> tuple[np.ndarray, np.ndar
     return healed, binary & ~healed
 
 
-def ink_mask(ink: np.ndarray, *, tallest: bool = False) -> tuple[np.ndarray, float, np.ndarray]:
+def ink_mask(ink: np.ndarray, *, single: bool = False) -> tuple[np.ndarray, float, np.ndarray]:
     """The writing's pixels in an ink map, its digit height estimate, and the line pixels removed.
 
-    1. estimate the digit height from the stroke cores (`digit_height`; `tallest` as there);
+    1. estimate the digit height from the stroke cores (`digit_height`), ignoring runs that span much of
+       the picture (lines crossing the digits would join them into one line-like blob);
     2. take everything above `LOW_LEVEL` and drop printed lines from it (so faint ruled or grid lines
        cannot join digits);
     3. keep what connects to a stroke core (hysteresis): fainter strokes of a lighter pen stay whole
        instead of breaking into specks, and faint background marks stay out.
+
+    `single`: the picture is one digit, so its height is the tallest component's and only lines spanning
+    nearly the whole picture go (the bar of a tightly cropped 7 or 2 is not a ruled line).
     """
     cores = binarise(ink)
-    # Lines crossing the digits would join them into one line-like blob: for the height estimate, first
-    # drop runs spanning much of the picture (whatever the digit height, such runs are not digits).
     h_img, w_img = cores.shape
-    provisional = cores & ~_runs_mask(cores, max(20, int(0.4 * w_img)), horizontal=True)
-    provisional &= ~_runs_mask(provisional, max(20, int(0.6 * h_img)), horizontal=False)
-    height = digit_height(provisional, tallest=tallest)
+    hspan, vspan = (0.9, 0.9) if single else (0.4, 0.6)
+    provisional = cores & ~_runs_mask(cores, max(20, int(hspan * w_img)), horizontal=True)
+    provisional &= ~_runs_mask(provisional, max(20, int(vspan * h_img)), horizontal=False)
+    height = digit_height(provisional, tallest=single)
     low = np.asarray(ink >= LOW_LEVEL)
-    cleaned, removed = remove_lines(low, height)
+    cleaned, removed = remove_lines(low, height, span=0.9 if single else 0.0)
     return hysteresis(cleaned, cores), height, removed

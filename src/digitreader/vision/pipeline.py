@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from digitreader.errors import DigitreaderError
+from digitreader.vision.lines import ink_mask
 from digitreader.vision.preprocess import ink_map, single_digit_from_ink
 from digitreader.vision.segment import Box, Classify, Region, locate_digits
 
@@ -29,7 +30,8 @@ Mode = Literal["auto", "digit", "number"]
 MODES: tuple[str, ...] = ("auto", "digit", "number")
 
 _ANALYSIS_PIXELS = 1_500_000  # larger pictures are shrunk to about this many pixels for analysis
-_ONE_DIGIT_ASPECT = 1.0  # two regions whose union is narrower than this (w/h) may be one broken digit
+_ONE_DIGIT_ASPECT = 1.3  # ink no wider than this (w/h) may be one digit (MNIST digits: 99% under 1.2)
+_NUMBER_ASPECT = 2.5  # ink wider than this is a number even when it is all one blob
 
 
 @dataclass(frozen=True)
@@ -79,27 +81,49 @@ def _confidence(regions: list[Region], classify: Classify) -> float:
     return float(np.prod([r.probs.max() for r in regions]))  # type: ignore[union-attr]
 
 
-def choose_mode(ink: np.ndarray, lines: list[list[Region]], classify: Classify | None) -> Mode:
-    """`"digit"` or `"number"` for a picture whose number-mode reading is `lines`.
+def _layout(ink: np.ndarray) -> tuple[int, float, int]:
+    """Significant ink components (at least a tenth of the largest), the aspect (w/h) of their union box,
+    and how many of them stand side by side (overlapping no other horizontally)."""
+    binary, _, _ = ink_mask(ink, single=True)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0, 0.0, 0
+    s = stats[1:]
+    s = s[s[:, cv2.CC_STAT_AREA] >= 0.1 * s[:, cv2.CC_STAT_AREA].max()]
+    x0, y0 = s[:, 0].min(), s[:, 1].min()
+    x1, y1 = (s[:, 0] + s[:, 2]).max(), (s[:, 1] + s[:, 3]).max()
+    apart = 0
+    for i in range(len(s)):
+        lo, hi = s[i, 0], s[i, 0] + s[i, 2]
+        others = np.delete(s, i, axis=0)
+        if not np.any((others[:, 0] < hi) & (others[:, 0] + others[:, 2] > lo)):
+            apart += 1
+    return len(s), float((x1 - x0) / max(1, y1 - y0)), apart
 
-    One region: a digit. Two regions side by side whose union is no wider than a digit (an open 4, a
-    broken 5 -- or "11"): the classifier decides, comparing its confidence in one digit with its confidence
-    in both. Anything else: a number.
+
+def choose_mode(ink: np.ndarray, classify: Classify | None) -> Mode:
+    """`"digit"` or `"number"` for an ink map, from the layout of its ink and, when that is ambiguous, the
+    classifier.
+
+    Clear cases: one significant component no wider than a digit, or two stacked within a digit's width
+    (a 5's flag over its body): a digit. Four components or more, components side by side spread wider
+    than a digit, or one blob far too wide for any digit: a number. Otherwise (a wide or tilted digit, an
+    open 4 -- or "11", two touching digits) the classifier decides: its confidence in one digit against
+    that in the number reading (the product over its digits).
     """
-    regions = [r for line in lines for r in line]
-    if len(regions) <= 1:
+    count, aspect, apart = _layout(ink)
+    if count == 0:
         return "digit"
-    if len(lines) > 1 or len(regions) > 2 or classify is None:
+    if count >= 4 or aspect > _NUMBER_ASPECT or (aspect > _ONE_DIGIT_ASPECT and apart >= 2):
         return "number"
-    a, b = regions
-    x0, y0 = min(a.box[0], b.box[0]), min(a.box[1], b.box[1])
-    x1 = max(a.box[0] + a.box[2], b.box[0] + b.box[2])
-    y1 = max(a.bottom, b.bottom)
-    if (x1 - x0) > _ONE_DIGIT_ASPECT * (y1 - y0):
-        return "number"
+    if aspect <= _ONE_DIGIT_ASPECT and (count == 1 or (count == 2 and apart < 2)):
+        return "digit"
+    if classify is None:
+        return "digit" if count == 1 else "number"
     single = _single(ink)
-    if not single:
-        return "number"
+    regions = [r for line in locate_digits(ink, classify) for r in line]
+    if not single or len(regions) < 2:
+        return "digit" if single else "number"
     return "digit" if _confidence(single[0], classify) >= _confidence(regions, classify) else "number"
 
 
@@ -121,12 +145,9 @@ def find_digits(
     ink = ink_map(small)
     if not ink.any():
         return []
-    if mode == "digit":
-        lines = _single(ink)
-    else:
-        lines = locate_digits(ink, classify)
-        if mode == "auto" and lines and choose_mode(ink, lines, classify) == "digit":
-            lines = _single(ink)
+    if mode == "auto":
+        mode = choose_mode(ink, classify)
+    lines = _single(ink) if mode == "digit" else locate_digits(ink, classify)
     log.debug("%s mode: %s digits per line", mode, [len(line) for line in lines])
     shape = (gray.shape[0], gray.shape[1])
     return [

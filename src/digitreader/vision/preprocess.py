@@ -310,7 +310,7 @@ def single_digit_from_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, 
 
     Printed lines much longer than the digit is tall (ruled paper, an underline) are removed first.
     """
-    binary, _, removed = ink_mask(ink, tallest=True)
+    binary, _, removed = ink_mask(ink, single=True)
     # A "line" holding most of the ink is the digit itself (a tall 1 filling a tight crop).
     if removed.any() and np.count_nonzero(removed) < 0.5 * np.count_nonzero(binary | removed):
         ink = np.where(cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0, 0, ink)
