@@ -7,10 +7,11 @@ sends single-digit pictures for `--duration` seconds, then pictures of numbers; 
 HTTP stack alone, for scale). The pictures are realistic synthetic photos of MNIST *test* digits
 (`data.synth`), PNG-encoded, sent as raw `image/png` bodies on keep-alive connections by a minimal asyncio
 HTTP/1.1 client (so the load generator itself costs little CPU: it shares the machine's cores with the
-server, which the results must say). Each picture's first answer is
-kept; a later answer that differs counts as an error, as does any status other than 200 or a dropped
-connection. The server's RSS (/proc/<pid>/status) is read after the first 1,000 and after 10,000 reads
-(more single-digit load is sent after the timed runs if 10,000 were not reached, bounded in time).
+server, which the results must say). Each picture's first answer is kept; a later answer that differs
+counts as an error, as does any status other than 200 or a dropped connection. The server's RSS
+(/proc/<pid>/status) is read after the first 1,000 and after 10,000 reads
+(after the timed runs, digits and numbers in turn until 10,000 reads, for at most --top-up seconds); the
+RSS after each run is shown too, since numbers (larger pictures, more digits) need more memory than digits.
 
 Targets (2 cores): zero errors; >= 300 single-digit reads/s with p99 <= 100 ms at 16 clients; RSS after
 10,000 requests within 10% of after 1,000.
@@ -195,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64], help="concurrent clients per run")
     parser.add_argument("--model", help="ONNX model for the server (default: the bundled one)")
     parser.add_argument("--threads", type=int, help="the server's DIGITREADER_THREADS (default: its own)")
+    parser.add_argument(
+        "--top-up", type=float, default=300.0, help="at most this many seconds more to reach 10,000 reads"
+    )
     parser.add_argument("--data", help="MNIST directory (default: $DIGITREADER_DATA or ../shared/data/mnist)")
     parser.add_argument(
         "--pictures", type=int, default=200, help="distinct pictures of each kind (default 200)"
@@ -215,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         # "srv cpu", "gen cpu": CPU ms per request of the server and of this load generator, which a busy
         # machine changes little, so what two idle cores can do is judged even when they are not idle.
         columns = ("clients", "pictures", "requests", "req/s", "p50 ms", "p99 ms", "errors")
-        columns += ("srv cpu", "gen cpu")
+        columns += ("srv cpu", "gen cpu", "rss MiB")
         print(" ".join(f"{c:>8}" for c in columns))
 
         def timed(kind: str, clients: int, counts: Tally) -> None:
@@ -230,17 +234,19 @@ def main(argv: list[str] | None = None) -> int:
             p50, p99 = percentile(counts.latencies, 50), percentile(counts.latencies, 99)
             print(
                 f"{clients:>8} {kind:>8} {done:>8} {done / elapsed:>8.0f} {p50:>8.1f} {p99:>8.1f}"
-                f" {counts.errors - before_errors:>8} {server_ms:>8.2f} {own_ms:>8.2f}",
+                f" {counts.errors - before_errors:>8} {server_ms:>8.2f} {own_ms:>8.2f}"
+                f" {rss_kib(proc.pid) / 1024:>8.1f}",
                 flush=True,
             )
 
         for clients in args.clients:
             for kind in ("digit", "number"):
                 timed(kind, clients, tally)
-        # Top up to the last memory mark with single digits, bounded in time.
-        deadline = time.monotonic() + max(60.0, 2 * args.duration)
+        # Top up to the last memory mark with both kinds in turn, bounded in time.
+        mixed = [p for pair in zip(payloads["digit"], payloads["number"], strict=True) for p in pair]
+        deadline = time.monotonic() + args.top_up
         while tally.total < MEMORY_MARKS[-1] and time.monotonic() < deadline:
-            asyncio.run(run_load(host, port, payloads["digit"], 16, 2.0, tally))
+            asyncio.run(run_load(host, port, mixed, 16, 5.0, tally))
         # Last, and outside the memory count: the HTTP stack alone, for scale.
         timed("healthz", args.clients[0], health)
         print(f"errors: {tally.errors + health.errors} {tally.error_kinds or ''} {health.error_kinds or ''}")
