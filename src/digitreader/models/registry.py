@@ -22,7 +22,7 @@ from digitreader.models.base import DigitModel, ModelConfig, count_parameters
 from digitreader.models.recipe import Recipe
 
 # Modules whose import registers their models, in the order `digits models` lists them.
-_FAMILIES = ("linear", "mlp", "lenet", "cnn", "fast")
+_FAMILIES = ("linear", "mlp", "lenet", "cnn", "fast", "record")
 _REGISTRY: dict[str, ModelSpec] = {}
 _loaded = False
 
