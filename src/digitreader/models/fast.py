@@ -58,7 +58,7 @@ class Fast(DigitModel):
         )
         self.classifier = nn.Linear(w2, NUM_CLASSES)
         # oneDNN runs these small convolutions fastest in NHWC; the parameters keep that layout.
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # a real Module.to option
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.normalise(x).contiguous(memory_format=torch.channels_last)

@@ -54,12 +54,13 @@ class _Residual(nn.Module):
 
     def __init__(self, channels: int, momentum: float) -> None:
         super().__init__()
-        self.body = nn.Sequential(
-            _conv_bn(channels, channels, momentum=momentum), _conv_bn(channels, channels, momentum=momentum)
-        )
+        first, second = (_conv_bn(channels, channels, momentum=momentum) for _ in range(2))
         # Zero-init the last BN scale: each block starts as the identity (Goyal et al., 2017), which
         # steadies the first steps at a high learning rate.
-        nn.init.zeros_(self.body[-1][1].weight)
+        last_bn = second[1]
+        assert isinstance(last_bn, nn.BatchNorm2d)
+        nn.init.zeros_(last_bn.weight)
+        self.body = nn.Sequential(first, second)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)

@@ -232,7 +232,7 @@ def launch(nproc: int, cfg: TrainConfig) -> TrainResult:
     kind, value = outputs[0]
     if kind == "error":
         raise DigitreaderError(value)
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _worker(cfg: TrainConfig, threads: int) -> tuple[str, Any]:
