@@ -13,6 +13,7 @@ Seeds 0-999 were used to tune the pipeline; report on seeds from 1000 (the defau
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -31,12 +32,21 @@ DEFAULT_MODEL = REPO / "src" / "digitreader" / "weights" / "default.onnx"
 Classify = Callable[[np.ndarray], np.ndarray]
 
 
+def _default_data_dir() -> Path | None:
+    """$DIGITREADER_DATA, else ../shared/data/mnist beside the checkout, else None (the library's default)."""
+    for candidate in (os.environ.get("DIGITREADER_DATA"), REPO.parent / "shared" / "data" / "mnist"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
 def onnx_classifier(path: Path, threads: int = 1) -> Classify:
     """A classify callback on an ONNX model file (input "image" [N, 1, 28, 28] in [0, 1])."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
     def classify(batch: np.ndarray) -> np.ndarray:
@@ -178,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--singles", type=int, default=1300, help="single-digit pictures (default 100 per style)")
     p.add_argument("--numbers", type=int, default=600, help="number pictures (default 50 per style)")
     p.add_argument("--seed", type=int, default=1000, help="first seed; 0-999 were used for tuning")
-    p.add_argument("--data-dir", type=Path, default=None, help="MNIST folder (default: $DIGITREADER_DATA)")
+    p.add_argument("--data-dir", type=Path, default=_default_data_dir(), help="MNIST folder (t10k files)")
     args = p.parse_args(argv)
     if not args.model.is_file():
         p.error(f"{args.model}: model not found (pass --model PATH)")

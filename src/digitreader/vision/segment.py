@@ -191,14 +191,23 @@ def drop_punctuation(line: list[Region]) -> list[Region]:
     tall = [r for r in line if r.box[3] >= 0.6 * tallest]
     height = float(np.median([r.box[3] for r in tall]))
     middle = float(np.median([r.box[1] for r in tall])) + 0.5 * height
-    return [r for r in line if not _is_punctuation(r.box, height, middle)]
+    kept = [r for r in line if not _is_punctuation(r.box, height, middle)]
+    # A short mark after the last digit ends an amount ("1.250,-", "99.-"), however thick the pen drew it.
+    while len(kept) > 1 and _is_trailing_mark(kept[-1].box, height):
+        kept.pop()
+    return kept
+
+
+def _is_trailing_mark(box: Box, height: float) -> bool:
+    # Not flat-and-squat marks in general: a squat 2 or 6 ends numbers too.
+    return box[3] < 0.4 * height
 
 
 def _is_punctuation(box: Box, height: float, middle: float) -> bool:
     w, h = box[2], box[3]
     low = h < _PUNCT_HEIGHT * height  # a dot, a thin dash
     small = max(w, h) < _PUNCT_SIZE * height  # an apostrophe
-    comma = box[1] > middle and h < 0.5 * height  # hangs from the lower half: a comma, a dot
+    comma = box[1] > middle and h < 0.5 * height and w < 0.4 * height  # narrow, in the lower half
     dash = w >= 2 * h and h < 0.4 * height  # a thick dash: no digit is twice as wide as tall
     return low or small or comma or dash
 
