@@ -136,6 +136,7 @@ def _one_digit(a: Box, b: Box, top: int, base: int, height: int) -> bool:
     union = _union(a, b)
     stacked = (
         max(a[3], b[3]) < 0.75 * height
+        and min(max(a[2], a[3]), max(b[2], b[3])) >= 0.25 * height  # not two dots (a colon)
         and _y_overlap(a, b) <= 0.3 * min(a[3], b[3])
         and union[3] <= 1.25 * height
         and union[2] <= 0.9 * height
