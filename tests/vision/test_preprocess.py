@@ -124,7 +124,7 @@ def test_prepare_digit_keeps_aspect_of_a_one() -> None:
 
 def test_prepare_digit_is_identity_on_mnist_framed_input() -> None:
     digit = prepare_digit(_glyph("3", size=(280, 240), thickness=24))
-    assert np.abs(prepare_digit(digit, normalise_stroke=False).astype(int) - digit).max() <= 1
+    assert np.abs(prepare_digit(digit).astype(int) - digit).max() <= 1
 
 
 @pytest.mark.parametrize("pen", [1, 110])
@@ -132,7 +132,7 @@ def test_stroke_width_is_normalised(pen: int) -> None:
     # A hairline and a marker both end up with MNIST-like strokes (about 2.3 px at 28x28).
     ink = np.zeros((400, 400), np.uint8)
     cv2.ellipse(ink, (200, 200), (110, 170), 0, 0, 360, 255, pen, cv2.LINE_AA)
-    width = stroke_width(prepare_digit(ink) > 127)
+    width = stroke_width(prepare_digit(ink, normalise_stroke=True) > 127)
     assert 1.3 <= width <= 4.3
     raw = stroke_width(prepare_digit(ink, normalise_stroke=False) > 127)
     assert abs(width - 2.3) < abs(raw - 2.3)

@@ -7,10 +7,10 @@ The steps, in order:
    express each pixel as its contrast relative to the local background (division, so a shadowed stroke is as
    strong as a lit one), then cut the noise floor (JPEG noise, faint grey paper) and stretch the stroke
    core to 255. Anti-aliased edges stay grey. A picture without ink gives an all-zero map.
-2. `prepare_digit(ink_crop)`: MNIST framing of one digit's ink — stroke width normalised, ink box scaled to
-   20 px keeping aspect (anti-aliased), centre of mass moved to the centre of 28x28.
-3. `prepare_single_digit(gray)`: "the whole picture is one digit": ink map, keep the digit's components (drop
-   specks and border junk), crop, prepare. Returns None when the picture holds no digit.
+2. `prepare_digit(ink_crop)`: MNIST framing of one digit's ink: ink box scaled to 20 px keeping aspect
+   (anti-aliased), centre of mass moved to the centre of 28x28; stroke width normalised on request.
+3. `prepare_single_digit(gray)`: "the whole picture is one digit": ink map, drop lines spanning the picture,
+   keep the digit's components (drop specks and border junk), crop, prepare. None when there is no digit.
 """
 
 from __future__ import annotations
@@ -195,9 +195,11 @@ def _ink_box(ink: np.ndarray, threshold: int) -> tuple[int, int, int, int] | Non
 
 def _normalise_stroke(crop: np.ndarray, scale: float) -> np.ndarray:
     """Thicken very thin (or thin very thick) strokes so that, scaled by `scale`, they look like MNIST's."""
-    # Measured on a hole-filled mask: chalk and rough paper riddle a stroke with pinholes that would count
-    # as perimeter and make it look thin.
-    binary = cv2.morphologyEx((crop > 127).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    binary = crop > 127
+    if scale < 0.5:
+        # Large crops: fill pinholes first (chalk, rough paper) that would count as perimeter and make the
+        # stroke look thin. Small crops keep their real gaps (a closing would fill the loop of a 9).
+        binary = cv2.morphologyEx(binary.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
     width = stroke_width(binary) * scale
     if width <= 0 or _THIN_STROKE <= width <= _THICK_STROKE:
         return crop
@@ -213,12 +215,16 @@ def _normalise_stroke(crop: np.ndarray, scale: float) -> np.ndarray:
     return thinned if np.count_nonzero(thinned > 127) > 0.25 * np.count_nonzero(binary) else crop
 
 
-def prepare_digit(ink_crop: np.ndarray, *, normalise_stroke: bool = True) -> np.ndarray:
+def prepare_digit(ink_crop: np.ndarray, *, normalise_stroke: bool = False) -> np.ndarray:
     """One digit's ink (bright on 0, any size) -> (28, 28) uint8 the MNIST way.
 
     The ink box is scaled so its longer side is 20 px, keeping aspect (INTER_AREA when shrinking), and placed
-    so that its centre of mass is at the centre of the 28x28 image. Strokes much thinner or thicker than
-    MNIST's are normalised first. An empty crop gives an all-zero image.
+    so that its centre of mass is at the centre of the 28x28 image. An empty crop gives an all-zero image.
+
+    `normalise_stroke` first thickens hairlines and thins marker strokes towards MNIST's width. Off by
+    default: measured with the bundled model it did not help (synth thin pen / thick marker / mixed, 600
+    pictures: 98.0 % with it, 98.2 % without; MNIST test through `prepare_single_digit`: 99.56 % with,
+    99.59 % without).
     """
     ink = np.asarray(ink_crop)
     if ink.dtype != np.uint8:
