@@ -34,7 +34,7 @@ def write_idx(path: Path, array: np.ndarray, *, compress: bool = True) -> None:
 
 
 def make_tiny_mnist(directory: Path, n_train: int = 600, n_test: int = 200, seed: int = 0) -> Path:
-    """Four small IDX files named like MNIST's: each image holds a crude bright bar whose position encodes its label."""
+    """Four small IDX files named like MNIST's; each image has a bright bar whose height encodes its label."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
     for prefix, n in (("train", n_train), ("t10k", n_test)):

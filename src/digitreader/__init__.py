@@ -1,8 +1,7 @@
 """digitreader: read handwritten digits in photos, scans and drawings.
 
-    >>> from digitreader import Recognizer
-    >>> reading = Recognizer.load().read("examples/cheque.png", mode="number")
-    >>> reading.text, reading.digits[0].label, reading.digits[0].box
+Usage: ``Recognizer.load().read("examples/cheque_4096.jpg", mode="number").text`` gives ``"4096"``; each of
+the reading's ``digits`` has a ``label``, a ``confidence`` and a ``box`` (x, y, w, h) in the image's pixels.
 """
 
 from digitreader.errors import DigitreaderError

@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Digit:
-    """One digit found in an image: its label, the model's confidence, and its box (x, y, w, h) in input pixels."""
+    """One digit found in an image: label, confidence, and box (x, y, w, h) in the input's pixels."""
 
     label: int
     confidence: float
