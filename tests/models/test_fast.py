@@ -49,3 +49,9 @@ def test_onnx_export_matches_torch(tmp_path: Path, tiny_mnist_dir: Path) -> None
     ckpt = save_checkpoint(tmp_path / "f.pt", model_name="fast", model=model, recipe={})
     result = export_onnx(ckpt, tmp_path / "f.onnx", data_dir=tiny_mnist_dir, n_check=50)
     assert result.max_abs_diff <= 1e-4 and result.argmax_agreement == 1.0
+
+
+def test_fast_aug_is_the_wider_distorted_longer_variant() -> None:
+    fast, aug = get_spec("fast"), get_spec("fast-aug")
+    assert aug.parameter_count() > fast.parameter_count()
+    assert aug.recipe.augment.enabled and (aug.recipe.epochs or 0) > (fast.recipe.epochs or 0)

@@ -1,16 +1,17 @@
-"""`fast`: the quickest way to a good reader on a CPU, in the airbench style (few, cheap, well-spent steps).
+"""`fast` and `fast-aug`: the quickest ways to a good reader on a CPU, in the airbench style.
 
-Why it is fast: every stage does conv -> max-pool -> batch norm -> ReLU (pooling *before* the norm and the
-activation, as airbench does, so those memory-bound ops touch a quarter of the pixels); the widths are small;
-tensors are channels-last (oneDNN's fast layout); the recipe takes large batches with a short one-cycle
-schedule and label smoothing, and no augmentation (distortions pay off only over many epochs).
+Why they are fast: every stage does conv -> max-pool -> batch norm -> ReLU (pooling *before* the norm and
+the activation, as airbench does, so those memory-bound ops touch a quarter of the pixels); the widths are
+small; tensors are channels-last (oneDNN's fast layout); the whole training set sits in memory as one
+tensor (the training loop's habit) and a short one-cycle schedule with label smoothing spends few steps
+well. `fast` learns from the digits as they are (distortions pay off only over more epochs); `fast-aug`
+is wider and trains three times longer on lightly distorted digits, for the 99.5% mark.
 
-Layout (default widths 24, 48, 96): 5x5 conv at 28 px -> pool -> 14 px; 3x3 conv -> pool -> 7 px; 3x3 conv at
-7 px; global max-pool; a linear layer whose logits are scaled down (a cooler softmax early on trains
-faster at large learning rates).
+Layout: 5x5 conv at 28 px -> pool -> 14 px; 3x3 conv -> pool -> 7 px; 3x3 conv at 7 px; global max-pool;
+a linear layer. Widths 16, 32, 64 (`fast`, 24k parameters) or 24, 48, 96 (`fast-aug`, 54k).
 
-Measured results (validation split for tuning, test for the report) are in the recipe's `notes` and in
-``benchmarks/train_speed.py``'s output.
+Tuned on the validation split only (single runs, 1 thread, seeds 0 and 1; the test split is scored by
+``benchmarks/train_speed.py``): see each recipe's `notes`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from digitreader.models.base import NUM_CLASSES, DigitModel, ModelConfig
-from digitreader.models.recipe import Recipe
+from digitreader.models.recipe import Augmentation, Recipe
 from digitreader.models.registry import ModelSpec, register_model
 
 
@@ -29,7 +30,7 @@ from digitreader.models.registry import ModelSpec, register_model
 class FastConfig(ModelConfig):
     mean: float = 0.1307  # MNIST training-set pixel mean
     std: float = 0.3081  # MNIST training-set pixel std
-    widths: tuple[int, int, int] = (24, 48, 96)  # channels at 28 (pooled to 14), 14 (pooled to 7) and 7 px
+    widths: tuple[int, int, int] = (16, 32, 64)  # channels at 28 (pooled to 14), 14 (pooled to 7) and 7 px
     stem_kernel: int = 5  # side of the first convolution (odd)
     logit_scale: float = 1.0  # multiplies the logits
 
@@ -66,6 +67,11 @@ class Fast(DigitModel):
         return self.classifier(x) * self.config.logit_scale  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class FastAugConfig(FastConfig):
+    widths: tuple[int, int, int] = (24, 48, 96)
+
+
 register_model(
     ModelSpec(
         name="fast",
@@ -73,17 +79,40 @@ register_model(
         model_cls=Fast,
         recipe=Recipe(
             optimizer="sgd",
-            lr=0.2,
-            batch_size=512,
-            epochs=3,
+            lr=0.1,
+            batch_size=128,
+            epochs=2,
             schedule="onecycle",
             warmup=0.2,
             momentum=0.9,
             nesterov=True,
             weight_decay=5e-4,
             label_smoothing=0.1,
-            notes="tuned on the validation split; see benchmarks/train_speed.py",
+            notes="validation 99.24% after 2 epochs (seeds 0 and 1); ~40 CPU-s on one busy core",
         ),
-        description="small BN CNN + short one-cycle schedule: 99.2% in seconds on a CPU",
+        description="small BN CNN, 2-epoch one-cycle: ~99.2% MNIST in seconds on a CPU",
+    )
+)
+
+register_model(
+    ModelSpec(
+        name="fast-aug",
+        config_cls=FastAugConfig,
+        model_cls=Fast,
+        recipe=Recipe(
+            optimizer="sgd",
+            lr=0.1,
+            batch_size=128,
+            epochs=6,
+            schedule="onecycle",
+            warmup=0.2,
+            momentum=0.9,
+            nesterov=True,
+            weight_decay=5e-4,
+            label_smoothing=0.1,
+            augment=Augmentation(rotate_deg=8, scale=0.08, shear_deg=8, shift_px=1.5),
+            notes="validation 99.42% after 6 epochs (seed 0); ~200 CPU-s on one busy core",
+        ),
+        description="wider fast net, 6 epochs on lightly distorted digits: towards 99.5% quickly",
     )
 )
