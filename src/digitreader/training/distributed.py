@@ -130,6 +130,14 @@ def shard(indices: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return indices[info.rank :: info.world_size] if info.enabled else indices
 
 
+def check_batch(global_batch: int, info: DistInfo) -> None:
+    """Every rank needs at least one sample of each global batch."""
+    if global_batch < info.world_size:
+        raise DigitreaderError(
+            f"batch size {global_batch} is smaller than the {info.world_size} processes sharing it"
+        )
+
+
 def any_rank(flag: bool, info: DistInfo) -> bool:
     """True on every rank when `flag` is true on any (e.g. Ctrl-C reached one of them): all stop together."""
     if not info.enabled:

@@ -207,6 +207,7 @@ class _Run:
         self.generator = torch.Generator().manual_seed(seed)
         n = len(splits.train)
         self.batch = min(recipe.batch_size, n)
+        distributed.check_batch(self.batch, info)
         self.steps_per_epoch = max(1, n // self.batch)
         if cfg.dry_run:
             self.steps_per_epoch = min(self.steps_per_epoch, DRY_RUN_BATCHES)
@@ -322,7 +323,8 @@ class _Run:
         train, recipe = self.splits.train, self.recipe
         if self.position is not None:  # resuming inside an epoch
             perm, first = self.position["perm"], int(self.position["batch"])
-            sums = dict(self.position["sums"])
+            # The saved running totals are every rank's together: rank 0 carries them on, the others restart.
+            sums = dict(self.position["sums"]) if self.dist.is_main else {}
             self.position = None
         else:
             perm, first, sums = torch.randperm(len(train), generator=self.generator), 0, {}
@@ -382,6 +384,9 @@ class _Run:
     def _interrupt(self, position: dict[str, Any], started: float) -> None:
         spent = time.perf_counter() - started
         position["sums"] = {**position["sums"], "seconds": position["sums"]["seconds"] + spent}
+        if self.dist.enabled:
+            totals = {k: position["sums"][k] for k in ("loss", "correct", "seen")}
+            position["sums"].update(distributed.sum_across(totals, self.dist))
         self.elapsed += spent
         if not self.dist.is_main:
             distributed.barrier(self.dist)
