@@ -101,7 +101,8 @@ def test_page_and_its_files_are_served(client):
     assert page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert 'id="draw-canvas"' in page.text
-    for asset, kind in (("app.js", "javascript"), ("style.css", "text/css"), ("favicon.svg", "image/svg")):
+    assets = [(f"{name}.js", "javascript") for name in ("app", "pad", "photo", "result")]
+    for asset, kind in [*assets, ("style.css", "text/css"), ("favicon.svg", "image/svg")]:
         response = client.get(f"/static/{asset}")
         assert response.status_code == 200, asset
         assert kind in response.headers["content-type"]
