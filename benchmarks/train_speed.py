@@ -41,6 +41,15 @@ from digitreader.training.splits import Part, as_input, load_splits
 from digitreader.training.train import TrainConfig, train
 
 THRESHOLDS = (0.990, 0.992, 0.995)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def find_mnist(given: str | None) -> str | None:
+    """--data-dir, else $DIGITREADER_DATA, else ../shared/data/mnist beside the checkout (like the tests)."""
+    for candidate in (given, os.environ.get("DIGITREADER_DATA"), REPO.parent / "shared" / "data" / "mnist"):
+        if candidate and (Path(candidate) / "t10k-labels-idx1-ubyte.gz").exists():
+            return str(candidate)
+    return given  # the library's default place (downloads there when missing)
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", help="MNIST folder (default: $DIGITREADER_DATA / the usual place)")
     args = parser.parse_args()
+    args.data_dir = find_mnist(args.data_dir)
 
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
