@@ -247,11 +247,14 @@ def _worker(cfg: TrainConfig, threads: int) -> tuple[str, Any]:
     """One rank's entry point (a new process): train, and hand user errors back as text."""
     import dataclasses
 
+    from tqdm import tqdm
+
     from digitreader.training.train import train
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(threads)
-    report = print if world_from_env()[0] == 0 else (lambda line: None)
+    # The CLI's progress lines, from rank 0 only (train() silences the other ranks as well).
+    report = tqdm.write if world_from_env()[0] == 0 else (lambda line: None)
     try:
         result = train(dataclasses.replace(cfg, threads=threads), report=report)
     except DigitreaderError as exc:
