@@ -451,7 +451,7 @@ class _Run:
         self._log_row(row)
         tb.scalars(self.step, {"val/loss": val_loss, "val/accuracy": val_acc})
         if len(x):
-            tb.digits("train/inputs", self.step, x[:32], y[:32], logits[:32].argmax(1))
+            tb.digits("train/inputs", self.step, x[:32].cpu(), y[:32].cpu(), logits[:32].argmax(1).cpu())
         improved = val_acc > self.best_acc
         if improved:
             self.best_acc, self.best_epoch = val_acc, self.epoch
