@@ -258,9 +258,8 @@ def test_lines_are_joined_with_newlines(recognizer: Recognizer) -> None:
 
 
 # Misreads we know of, kept (the examples are not chosen by whether the model reads them) and listed in
-# examples/README.md. Not strict: the reader is still changing; an XPASS in the summary means it can go.
+# examples/README.md. Strict: when the reader gets one right, the test says so and the entry must go.
 KNOWN_MISREADS = {
-    "number_250_grid.png": "the 2's hook is a separate stroke left of its body and may be read as a digit",
     "number_1984_ruled.jpg": "this MNIST 8 has no closed loop (an open 'S' over a 'v') and is read as a 2",
 }
 
@@ -268,7 +267,7 @@ KNOWN_MISREADS = {
 @pytest.mark.parametrize(
     "example",
     [
-        pytest.param(e, marks=pytest.mark.xfail(reason=KNOWN_MISREADS[e.file], strict=False))
+        pytest.param(e, marks=pytest.mark.xfail(reason=KNOWN_MISREADS[e.file], strict=True))
         if e.file in KNOWN_MISREADS
         else e
         for e in EXAMPLE_LIST
