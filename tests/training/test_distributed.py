@@ -17,8 +17,15 @@ import pytest
 import torch
 
 from digitreader.cli import main
+from digitreader.errors import DigitreaderError
 from digitreader.training.checkpoint import load_checkpoint
-from digitreader.training.distributed import DistInfo, free_port, shard
+from digitreader.training.distributed import (
+    DistInfo,
+    augmentation_generator,
+    check_batch,
+    free_port,
+    shard,
+)
 from digitreader.training.train import checkpoints_in
 
 WORKER_TIMEOUT = 300  # seconds; a hung collective fails the test instead of stalling the suite
@@ -97,6 +104,21 @@ def test_shards_of_a_batch_are_disjoint_and_cover_it() -> None:
     assert sorted(torch.cat(parts).tolist()) == sorted(batch.tolist())
     assert [len(p) for p in parts] == [35, 34, 34]
     assert torch.equal(shard(batch, DistInfo()), batch)
+
+
+def test_augmentation_draws_depend_on_seed_step_and_rank_only() -> None:
+    def draw(seed: int, step: int, rank: int) -> torch.Tensor:
+        return torch.rand(4, generator=augmentation_generator(seed, step, DistInfo(rank=rank, world_size=2)))
+
+    assert torch.equal(draw(0, 5, 1), draw(0, 5, 1))  # a resumed run redraws the same distortions
+    others = [draw(0, 5, 0), draw(0, 6, 1), draw(1, 5, 1)]
+    assert all(not torch.equal(draw(0, 5, 1), o) for o in others)
+
+
+def test_a_global_batch_smaller_than_the_ranks_is_refused() -> None:
+    check_batch(2, DistInfo(rank=0, world_size=2))
+    with pytest.raises(DigitreaderError, match="smaller than the 3 processes"):
+        check_batch(2, DistInfo(rank=0, world_size=3))
 
 
 def test_two_ranks_train_in_step_and_resume_exactly(tiny_mnist_dir: Path, tmp_path: Path) -> None:
