@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from digitreader.vision.lines import ink_mask
+from digitreader.vision.quantiles import UNIT_STEPS, SortedCounts, percentiles_u8, unit_codes
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _downscale(img: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 
 def _opening(small: np.ndarray) -> np.ndarray:
-    """Morphological opening of a (downscaled, float32) image with a square wider than its strokes."""
+    """Morphological opening of a (downscaled) image with a square wider than its strokes."""
     # Wider than any stroke even when one thick digit fills the frame, yet narrower than the short side so
     # that paper beside a tightly cropped "1" is still found.
     k = max(5, int(round(min(min(small.shape) / 2, max(small.shape) / 4))) | 1)
@@ -82,6 +83,23 @@ def _opening(small: np.ndarray) -> np.ndarray:
     return opened[k:-k, k:-k]
 
 
+def _large_median(small: np.ndarray) -> np.ndarray:
+    """Median filter (float32) over a window half the picture's short side: the paper level around each
+    pixel. Taken on a half-size copy and interpolated back: the window is wide, so its median is smooth,
+    and the filter's cost (~1 ms at 160 px) falls by four."""
+    h, w = small.shape
+    half = small
+    if min(h, w) >= 32:
+        half = cv2.resize(small, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+    k = min(255, max(3, int(min(half.shape) * 0.5) | 1))
+    pad = k // 2
+    padded = cv2.copyMakeBorder(half, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    median = cv2.medianBlur(padded, k)[pad:-pad, pad:-pad]
+    if half is not small:
+        median = cv2.resize(median, (w, h), interpolation=cv2.INTER_LINEAR)
+    return median.astype(np.float32)
+
+
 def _dark_ink_votes(small: np.ndarray) -> tuple[float, float]:
     """Two polarity scores in [-1, 1] (> 0: dark ink): a local one and one from the picture's border.
 
@@ -89,16 +107,13 @@ def _dark_ink_votes(small: np.ndarray) -> tuple[float, float]:
     ink covers half of a window). Border: how far the darkest and brightest pixels reach from the border's
     median level (paper is usually at the edge; fooled by a shadow across the border).
     """
-    k = min(255, max(3, int(min(small.shape) * 0.5) | 1))
-    pad = k // 2
-    padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    diff = small.astype(np.float32) - cv2.medianBlur(padded, k)[pad:-pad, pad:-pad].astype(np.float32)
+    diff = small.astype(np.float32) - _large_median(small)
     darker = float(np.maximum(-diff - 8.0, 0).sum())
     brighter = float(np.maximum(diff - 8.0, 0).sum())
     local = (darker - brighter) / (darker + brighter + 1e-6)
     border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]]).astype(np.float32)
     level = float(np.median(border))
-    lo, hi = np.percentile(small, [0.5, 99.5])
+    lo, hi = percentiles_u8(small, [0.5, 99.5])
     edge = ((level - lo) - (hi - level)) / max(float(hi - lo), 1.0)
     return local, edge
 
@@ -111,9 +126,10 @@ def _polarity_and_background(gray: np.ndarray) -> tuple[bool, np.ndarray]:
     # Weighted sum of the votes (tuned on synth seed 0 and MNIST: 3 wrong of 4,400 pictures, against 18 and
     # 39 for either vote alone).
     is_dark = local + _EDGE_VOTE_WEIGHT * edge > 0
-    x = (255.0 - small.astype(np.float32)) if is_dark else small.astype(np.float32)
+    # The opening on uint8 (the values are whole numbers either way): OpenCV's 8-bit morphology is ~4x faster.
+    x = cv2.bitwise_not(small) if is_dark else small
     sigma = max(1.0, max(small.shape) / 24.0)
-    bg = cv2.GaussianBlur(_opening(x), (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    bg = cv2.GaussianBlur(_opening(x).astype(np.float32), (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
     if scale < 1.0:
         bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
     return is_dark, bg
@@ -145,16 +161,17 @@ def ink_contrast(gray: np.ndarray) -> tuple[np.ndarray, InkStats]:
     step = max(1, int(np.ceil(np.sqrt(contrast.size / 65536))))
     sample = contrast[::step, ::step]
     # Noise from the lower quantiles (paper is at least 30 % of any picture, even a fat digit filling it).
-    q10, q30 = (float(v) for v in np.percentile(sample, [10, 30]))
+    counts = SortedCounts.of(unit_codes(sample), UNIT_STEPS + 1)
+    q10, q30, q999 = (v / UNIT_STEPS for v in counts.percentiles([10, 30, 99.9]))
     sigma = (q30 - q10) / 0.76  # the 10th and 30th percentiles of a normal are 0.76 sigma apart
     noise_floor = q30 + 0.52 * sigma + _NOISE_SIGMAS * sigma + 0.02
     # The stroke core: the plateau of the strongest marks. Only pixels above half the robust maximum count,
     # so a pale printed pattern (ruled lines, cheque guilloche) covering much of the page does not set it.
-    strong = max(noise_floor, 0.5 * float(np.percentile(sample, 99.9)))
-    above = sample[sample > strong]
+    strong = max(noise_floor, 0.5 * q999)
+    above = counts.above(int(strong * UNIT_STEPS))
     if above.size < 4:
         return contrast, InkStats(core=0.0, floor=noise_floor, dark_ink=dark)
-    core = float(np.percentile(above, 90))
+    core = above.percentiles([90])[0] / UNIT_STEPS
     floor = max(noise_floor, _FLOOR_OF_CORE * core)
     return contrast, InkStats(core=core, floor=floor, dark_ink=dark)
 
@@ -187,10 +204,8 @@ def stroke_width(binary: np.ndarray) -> float:
 
 
 def _ink_box(ink: np.ndarray, threshold: int) -> tuple[int, int, int, int] | None:
-    ys, xs = np.nonzero(ink > threshold)
-    if ys.size == 0:
-        return None
-    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+    x, y, w, h = cv2.boundingRect((ink > threshold).astype(np.uint8))
+    return None if w == 0 else (int(x), int(y), int(w), int(h))
 
 
 def _normalise_stroke(crop: np.ndarray, scale: float) -> np.ndarray:
@@ -254,8 +269,8 @@ def prepare_digit(ink_crop: np.ndarray, *, normalise_stroke: bool = False) -> np
     # Thin strokes shrunk a lot lose their peak; bring the core back to full ink like MNIST's.
     small *= 255.0 / peak
     total = float(small.sum())
-    ys, xs = np.mgrid[0:nh, 0:nw]
-    cy, cx = float((ys * small).sum() / total), float((xs * small).sum() / total)
+    cy = float(small.sum(axis=1) @ np.arange(nh, dtype=np.float32)) / total
+    cx = float(small.sum(axis=0) @ np.arange(nw, dtype=np.float32)) / total
     # Whole-pixel shift putting the centre of mass at (14, 14), where MNIST has it (measured on its test set:
     # mean 13.98, 14.01); a sub-pixel shift would blur the strokes.
     dx, dy = int(round(SIZE / 2 - cx)), int(round(SIZE / 2 - cy))
@@ -308,7 +323,9 @@ def digit_mask(ink: np.ndarray) -> np.ndarray | None:
         # Sizeable pieces may sit a little apart (a 5's flag); small ones must nearly touch (not a speck).
         if gap <= (0.5 if areas[i] >= 0.1 * areas[main] else 0.1) * size + 1:
             chosen.append(i)
-    return np.isin(labels, np.array(chosen) + 1)
+    wanted = np.zeros(n, bool)
+    wanted[np.array(chosen) + 1] = True
+    return wanted[labels]
 
 
 def single_digit_from_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
