@@ -1,6 +1,6 @@
 """Load on `digits serve` over loopback: requests/s, latency, errors and the server's memory.
 
-    python -m benchmarks.serve_load [--duration 30] [--clients 16 64] [--model PATH] [--threads N]
+    python -m benchmarks.serve_load [--duration 30] [--clients 16 64] [--workers N] [--model PATH]
 
 Starts `digits serve` in a subprocess on 127.0.0.1, then for each number of concurrent clients (16 and 64)
 sends single-digit pictures for `--duration` seconds, then pictures of numbers; last, GET /healthz (the
@@ -69,17 +69,41 @@ class Tally:
                 self.memory[mark] = rss_kib(self.pid)
 
 
+def server_pids(pid: int) -> list[int]:
+    """The server process and, with --workers, its worker processes (children, recursively)."""
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return pids
+    for child in children:
+        pids += server_pids(int(child))
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process (all its threads) has used, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time the server (all its processes and threads) has used, from /proc/<pid>/stat."""
+    total = 0.0
+    for one in server_pids(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def rss_kib(pid: int) -> int:
-    """The process's resident set size in KiB, from /proc/<pid>/status."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-    return int(match.group(1)) if match else -1
+    """The server's resident set size in KiB (summed over its processes), from /proc/<pid>/status."""
+    total = 0
+    for one in server_pids(pid):
+        try:
+            status = Path(f"/proc/{one}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+        total += int(match.group(1)) if match else 0
+    return total
 
 
 def mnist_dir(given: str | None) -> Path:
@@ -171,8 +195,11 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) * 1000 if values else float("nan")
 
 
-def start_server(model: str | None, threads: int | None) -> tuple[subprocess.Popen[str], str, int]:
+def start_server(
+    model: str | None, threads: int | None, workers: int
+) -> tuple[subprocess.Popen[str], str, int]:
     cmd = [sys.executable, "-m", "digitreader", "serve", "--host", "127.0.0.1", "--port", "0"]
+    cmd += ["--workers", str(workers)]
     if model:
         cmd += ["--model", model]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -188,6 +215,22 @@ def start_server(model: str | None, threads: int | None) -> tuple[subprocess.Pop
     return proc, match.group(1), int(match.group(2))
 
 
+def await_workers(host: str, port: int, timeout: float = 60.0) -> None:
+    """Wait until the server answers /healthz (workers start after the socket is bound)."""
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    answered = 0
+    while answered < 8 and time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=5)
+            conn.request("GET", "/healthz")
+            answered += conn.getresponse().status == 200
+            conn.close()
+        except OSError:
+            time.sleep(0.2)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.serve_load", description=__doc__.split("\n")[0]
@@ -196,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64], help="concurrent clients per run")
     parser.add_argument("--model", help="ONNX model for the server (default: the bundled one)")
     parser.add_argument("--threads", type=int, help="the server's DIGITREADER_THREADS (default: its own)")
+    parser.add_argument("--workers", type=int, default=1, help="the server's worker processes (default 1)")
     parser.add_argument(
         "--top-up", type=float, default=300.0, help="at most this many seconds more to reach 10,000 reads"
     )
@@ -210,12 +254,18 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = mnist_dir(args.data)
     payloads = {kind: make_payloads(kind, args.pictures, data_dir) for kind in ("digit", "number")}
     payloads["healthz"] = [Payload(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")]
-    proc, host, port = start_server(args.model, args.threads)
+    proc, host, port = start_server(args.model, args.threads, args.workers)
+    if args.workers > 1:
+        time.sleep(0.5)
+        await_workers(host, port)
     try:
         tally = Tally(pid=proc.pid)
         health = Tally(pid=proc.pid, marks=())  # the healthz run: apart, so memory marks count reads only
         cpus = os.cpu_count()
-        print(f"server pid {proc.pid} on {host}:{port}; {cpus} CPUs, shared by server and load generator")
+        print(
+            f"server pid {proc.pid} ({args.workers} worker process(es)) on {host}:{port}; {cpus} CPUs,"
+            " shared by server and load generator"
+        )
         # "srv cpu", "gen cpu": CPU ms per request of the server and of this load generator, which a busy
         # machine changes little, so what two idle cores can do is judged even when they are not idle.
         columns = ("clients", "pictures", "requests", "req/s", "p50 ms", "p99 ms", "errors")

@@ -17,12 +17,15 @@ import pytest
 from digitreader.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
+SEVEN = REPO / "examples" / "digit_7_photo.jpg"
+JPEG = {"Content-Type": "image/jpeg"}
 
 
-def test_serve_answers_on_the_printed_address_and_stops_on_ctrl_c():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_on_the_printed_address_and_stops_on_ctrl_c(workers):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIGITREADER_MAX_BODY_BYTES": "123456"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "digitreader", "serve", "--port", "0"],
+        [sys.executable, "-m", "digitreader", "serve", "--port", "0", "--workers", str(workers)],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -45,6 +48,13 @@ def test_serve_answers_on_the_printed_address_and_stops_on_ctrl_c():
         assert health is not None and health.status_code == 200
         assert health.json()["max_body_bytes"] == 123456  # settings come from the environment
         assert httpx.get(url + "/").status_code == 200
+        for _ in range(4):  # each worker has loaded the model (each request is a new connection)
+            answer = httpx.post(f"{url}/v1/read?mode=digit", content=SEVEN.read_bytes(), headers=JPEG)
+            assert answer.status_code == 200 and answer.json()["text"] == "7"
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        if children.exists():  # Linux: the worker processes (not multiprocessing's resource tracker)
+            commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children.read_text().split()]
+            assert sum(b"spawn_main" in c for c in commands) == (workers if workers > 1 else 0)
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=20)

@@ -1,20 +1,28 @@
-"""`digits serve [--host H] [--port P] [--model PATH]`: the HTTP API and the drawing page, under uvicorn.
+"""`digits serve [--host H] [--port P] [--model PATH] [--workers N]`: the HTTP API and page under uvicorn.
 
-Defaults come from the environment (`DIGITREADER_HOST`, `DIGITREADER_PORT`, `DIGITREADER_MODEL`, limits: see
-`digitreader.server.settings`). The model is loaded and the port bound before uvicorn starts, so a bad model
-or a port in use is a one-line error (exit code 2), not a traceback.
+Defaults come from the environment (`DIGITREADER_HOST`, `DIGITREADER_PORT`, `DIGITREADER_MODEL`,
+`DIGITREADER_WORKERS`, limits: see `digitreader.server.settings`). The model is loaded and the port bound
+before uvicorn starts, so a bad model or a port in use is a one-line error (exit code 2), not a traceback.
+
+`--workers N` runs N server processes on the one listening socket (uvicorn's supervisor restarts one that
+dies). Much of a read is Python holding the GIL, so one process cannot keep two cores busy; each worker
+loads its own copy of the model (~100 MB).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import errno
+import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from digitreader.errors import DigitreaderError
+
+if TYPE_CHECKING:
+    from digitreader.server.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,6 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, help="port to listen on (default 8000; 0 picks a free one)")
     p.add_argument("--model", type=Path, metavar="PATH", help="ONNX model file (default: the bundled model)")
+    p.add_argument("--workers", type=int, metavar="N", help="server processes (default 1)")
     p.set_defaults(handler=_run)
 
 
@@ -37,44 +46,53 @@ def _run(args: argparse.Namespace) -> int:
     from digitreader.server.app import create_app, load_recognizer
     from digitreader.server.settings import Settings
 
-    overrides = {
-        k: v for k, v in (("host", args.host), ("port", args.port), ("model", args.model)) if v is not None
-    }
+    given = (("host", args.host), ("port", args.port), ("model", args.model), ("workers", args.workers))
+    overrides = {k: v for k, v in given if v is not None}
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise DigitreaderError(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
-    _steady_malloc()
-    recognizer = load_recognizer(settings)
+    recognizer = load_recognizer(settings)  # also checks the model before anything listens
     sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    print(f"digits serve: http://{shown}:{port}/ (API docs at /docs; Ctrl+C stops)", flush=True)
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+    print(f"digits serve: http://{shown}:{port}/ (API docs at /docs{workers}; Ctrl+C stops)", flush=True)
 
-    app = create_app(settings, recognizer)
-    config = uvicorn.Config(app, log_level="warning" if not args.verbose else "info", access_log=args.verbose)
+    log_level = "warning" if not args.verbose else "info"
     # uvicorn re-raises Ctrl+C after its graceful shutdown; for a server that is the normal way to stop.
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=[sock])
+        if settings.workers == 1:
+            config = uvicorn.Config(
+                create_app(settings, recognizer), log_level=log_level, access_log=args.verbose
+            )
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            del recognizer  # each worker loads its own
+            _run_workers(settings, overrides, sock, log_level, args.verbose)
     return 0
 
 
-def _steady_malloc() -> None:
-    """Keep a long-running server's memory flat (glibc only; elsewhere nothing to do).
+def _run_workers(
+    settings: Settings, overrides: dict[str, Any], sock: socket.socket, log_level: str, access_log: bool
+) -> None:
+    """`settings.workers` processes serving `sock`; each builds the app from the environment, so the
+    command line's choices travel there."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    glibc raises its mmap threshold each time a large block is freed, so after the first few decoded images
-    their buffers come from the heap instead, and under load the heap fragments: RSS crept up ~20% over
-    10,000 reads. A fixed threshold (128 KiB, glibc's default) sends every image buffer straight back to
-    the OS; measured with `python -m benchmarks.serve_load`.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_mmap_threshold = -3
-        libc.mallopt(m_mmap_threshold, 128 * 1024)
-    except (OSError, AttributeError):
-        pass
+    for key, value in overrides.items():
+        os.environ[f"DIGITREADER_{key.upper()}"] = str(value)
+    config = uvicorn.Config(
+        "digitreader.server.app:create_app",
+        factory=True,
+        workers=settings.workers,
+        log_level=log_level,
+        access_log=access_log,
+    )
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def _bind(host: str, port: int) -> socket.socket:

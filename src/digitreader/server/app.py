@@ -29,6 +29,7 @@ from starlette.datastructures import UploadFile
 from digitreader.errors import DigitreaderError, ImageTooLargeError, ModelError
 from digitreader.reading import Reading
 from digitreader.server.limits import BodySizeLimit
+from digitreader.server.memory import steady_malloc
 from digitreader.server.schemas import MODES, ErrorOut, HealthOut, Mode, ReadingOut
 from digitreader.server.settings import Settings
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        steady_malloc()  # in each worker process: a setting of the C library, not inherited by spawn
         if app.state.recognizer is None:
             app.state.recognizer = await anyio.to_thread.run_sync(load_recognizer, settings)
         log.info("reading with model %s", _model_name(app.state.recognizer))

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # ONNX Runtime threads inside each read. One: a read's batch is small, and a server's parallelism comes
     # from reading several requests at once (one per CPU), which spare threads would only fight.
     threads: int = Field(default=1, ge=1)
+    # Server processes on the one socket (`digits serve --workers`); each loads the model.
+    workers: int = Field(default=1, ge=1, le=64)
     # Largest request body in bytes (uploads included); larger ones get 413 before they are read whole.
     max_body_bytes: int = Field(default=10_000_000, gt=0)
     # Largest image in pixels (width * height), checked from the header before decoding.
