@@ -38,3 +38,20 @@ def test_evaluate_matches_a_direct_count(tiny_mnist_dir: Path, tmp_path: Path) -
     assert report.confusion.sum() == 200 and np.trace(report.confusion) == 200 - report.errors
     assert report.confusion_png == tmp_path / "eval" / "confusion.png" and report.confusion_png.is_file()
     assert report.errors_png is not None and report.errors_png.is_file()
+
+
+def test_evaluate_scores_an_exported_onnx_model_like_its_checkpoint(
+    tiny_mnist_dir: Path, tmp_path: Path
+) -> None:
+    from digitreader.training.export import export_model
+
+    torch.manual_seed(1)
+    model = build_model("mlp").eval()
+    save_checkpoint(tmp_path / "m.pt", model_name="mlp", model=model, recipe={})
+    images, _ = load_mnist(tiny_mnist_dir).split("test")
+    export_model(model, tmp_path / "m.onnx", {"model": "mlp"}, images=images[:50], check_data="tiny test")
+    from_onnx = evaluate(tmp_path / "m.onnx", split="test", data_dir=tiny_mnist_dir)
+    from_pt = evaluate(tmp_path / "m.pt", split="test", data_dir=tiny_mnist_dir, out=tmp_path / "pt")
+    assert from_onnx.model_name == "mlp" and from_onnx.count == 200
+    assert np.array_equal(from_onnx.confusion, from_pt.confusion)
+    assert (tmp_path / "eval-test" / "confusion.png").is_file()  # beside the .onnx by default

@@ -1,4 +1,5 @@
-"""`digits evaluate`: score a checkpoint on a split; print accuracy and a per-class table; write PNGs."""
+"""`digits evaluate`: score a checkpoint or an exported ONNX model on a split; print accuracy and a per-class
+table; write PNGs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "evaluate",
         help="score a checkpoint: accuracy, per class, confusion matrix and error gallery PNGs",
     )
-    p.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="a .pt file written by 'digits train'")
+    p.add_argument(
+        "checkpoint",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="a .pt file from 'digits train' or a .onnx from 'digits export'",
+    )
     p.add_argument(
         "--split", choices=("test", "validation"), default="test", help="which split (default test)"
     )

@@ -132,31 +132,41 @@ def evaluate(
     data_dir: str | os.PathLike[str] | None = None,
     out: str | os.PathLike[str] | None = None,
 ) -> EvaluationReport:
-    """Score `checkpoint` on one split of MNIST (or of the user dataset `data`) and write the PNGs into `out`
-    (default: ``eval-<split>`` beside the checkpoint). Returns the numbers and the paths written."""
+    """Score `checkpoint` (a `.pt` from `digits train`, or an exported `.onnx`) on one split of MNIST (or of
+    the user dataset `data`) and write the PNGs into `out` (default: ``eval-<split>`` beside the file).
+    Returns the numbers and the paths written."""
     from digitreader.data.grid import save_grid
     from digitreader.errors import DigitreaderError
     from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
     from digitreader.training.splits import load_split
 
-    ckpt = load_checkpoint(checkpoint)
-    model = build_model_from_checkpoint(ckpt)
+    path = Path(checkpoint)
     part, description = load_split(split, data, data_dir)
     if len(part) == 0:
         raise DigitreaderError(f"{description}: no images to evaluate")
-    predictions = predict_logits(model, part.images).argmax(1).numpy()
+    if path.suffix.lower() == ".onnx":
+        # An exported model (an ensemble, the bundled one) through ONNX Runtime, exactly as reading uses it.
+        from digitreader.onnx_engine import OnnxEngine
+
+        engine = OnnxEngine.load(path)
+        model_name = str(engine.metadata.get("model", "onnx"))
+        predictions = engine.classify(part.images.numpy()).argmax(1)
+    else:
+        ckpt = load_checkpoint(path)
+        path, model_name = ckpt.path, ckpt.model_name
+        predictions = predict_logits(build_model_from_checkpoint(ckpt), part.images).argmax(1).numpy()
     labels = part.labels.numpy()
     matrix = confusion_matrix(labels, predictions)
     wrong = np.flatnonzero(predictions != labels)
     accuracy = float((predictions == labels).mean())
-    log.info("%s on %s: accuracy %.4f (%d errors)", ckpt.path, description, accuracy, len(wrong))
+    log.info("%s on %s: accuracy %.4f (%d errors)", path, description, accuracy, len(wrong))
 
-    out_dir = Path(out) if out is not None else ckpt.path.parent / f"eval-{split}"
+    out_dir = Path(out) if out is not None else path.parent / f"eval-{split}"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DigitreaderError(f"{out_dir}: cannot create output folder ({exc.strerror or exc})") from None
-    title = f"{ckpt.model_name} on {description}: {accuracy:.2%} ({len(wrong)} errors of {len(labels)})"
+    title = f"{model_name} on {description}: {accuracy:.2%} ({len(wrong)} errors of {len(labels)})"
     confusion_png = save_confusion_png(matrix, out_dir / "confusion.png", title)
     errors_png = None
     if len(wrong):
@@ -169,8 +179,8 @@ def evaluate(
             title=f"{len(wrong)} misclassified (first {len(shown)}): true as predicted",
         )
     return EvaluationReport(
-        checkpoint=ckpt.path,
-        model_name=ckpt.model_name,
+        checkpoint=path,
+        model_name=model_name,
         data=description,
         count=len(labels),
         accuracy=accuracy,
