@@ -108,8 +108,18 @@ def test_page_and_its_files_are_served(client):
         assert kind in response.headers["content-type"]
 
 
+def test_docs_page_loads_swagger_ui_from_the_package_not_a_cdn(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text and "http://" not in page.text and "https://" not in page.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/static/vendor/swagger-ui/{asset}" in page.text
+        response = client.get(f"/static/vendor/swagger-ui/{asset}")
+        assert response.status_code == 200 and len(response.content) > 100_000
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not offered
+
+
 def test_openapi_describes_the_read_route(client):
-    assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     read = spec["paths"]["/v1/read"]["post"]
     assert set(read["requestBody"]["content"]) == {"multipart/form-data", "image/*"}

@@ -216,3 +216,17 @@ def test_phone_sized_screen(browser, live_server, shapes):  # type: ignore[no-un
     wait_for_reading(phone, "7")
     shot(phone, "page-phone")
     context.close()
+
+
+def test_api_docs_render_without_internet(browser, live_server):  # type: ignore[no-untyped-def]
+    """Swagger UI comes from the package: the browser here cannot reach any CDN, yet /docs shows the API."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    tab = context.new_page()
+    outside: list[str] = []
+    tab.on("request", lambda r: None if r.url.startswith(live_server.url) else outside.append(r.url))
+    tab.goto(live_server.url + "/docs")
+    tab.get_by_text("/v1/read").first.wait_for(timeout=READ_TIMEOUT_MS)
+    assert tab.get_by_text("/healthz").count() >= 1
+    shot(tab, "api-docs")
+    context.close()
+    assert not outside, f"/docs fetched from outside the server: {outside}"

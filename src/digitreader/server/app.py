@@ -21,7 +21,7 @@ from anyio import CapacityLimiter
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import UploadFile
@@ -100,6 +100,8 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
         summary="Read handwritten digits in photos, scans and drawings.",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # served below from the package: FastAPI's default page loads Swagger UI from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.recognizer = recognizer
@@ -118,8 +120,24 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
         )
 
     _add_routes(app)
+    _add_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the vendored copy in static/vendor (works without internet access)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="digitreader API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
 
 
 def get_recognizer(request: Request) -> RecognizerLike:
