@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import anyio.to_thread
+import cv2
 from anyio import CapacityLimiter
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -90,6 +91,9 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         steady_malloc()  # in each worker process: a setting of the C library, not inherited by spawn
+        # Requests are read side by side, one per core; OpenCV's own threads on top only add switching on
+        # these small images (measured: 9.2 -> 8.5 ms CPU per single-digit read).
+        cv2.setNumThreads(1)
         if app.state.recognizer is None:
             app.state.recognizer = await anyio.to_thread.run_sync(load_recognizer, settings)
         log.info("reading with model %s", _model_name(app.state.recognizer))
@@ -106,7 +110,11 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
     app.state.settings = settings
     app.state.recognizer = recognizer
     # Reads in flight at once: one per core keeps ONNX Runtime from thrashing and bounds decoded-image memory.
-    app.state.read_limiter = CapacityLimiter(max(2, _cpus()))
+    # With several worker processes the cores are shared out among them (reads in one process also contend
+    # for its GIL, so more would only queue there).
+    app.state.read_limiter = CapacityLimiter(
+        max(1, _cpus() // settings.workers) if settings.workers > 1 else max(2, _cpus())
+    )
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
