@@ -2,16 +2,16 @@
 
     python -m benchmarks.serve_load [--duration 30] [--clients 16 64] [--workers N] [--model PATH]
 
-Starts `digits serve` in a subprocess on 127.0.0.1, then for each number of concurrent clients (16 and 64)
-sends single-digit pictures for `--duration` seconds, then pictures of numbers; last, GET /healthz (the
-HTTP stack alone, for scale). The pictures are realistic synthetic photos of MNIST *test* digits
-(`data.synth`), PNG-encoded, sent as raw `image/png` bodies on keep-alive connections by a minimal asyncio
-HTTP/1.1 client (so the load generator itself costs little CPU: it shares the machine's cores with the
-server, which the results must say). Each picture's first answer is kept; a later answer that differs
-counts as an error, as does any status other than 200 or a dropped connection. The server's RSS
-(/proc/<pid>/status) is read after the first 1,000 and after 10,000 reads
-(after the timed runs, digits and numbers in turn until 10,000 reads, for at most --top-up seconds); the
-RSS after each run is shown too, since numbers (larger pictures, more digits) need more memory than digits.
+Starts `digits serve` in a subprocess on 127.0.0.1. First the memory check: 16 clients send single digits
+and numbers in turn (a steady mixed load) until 10,000 reads (for at most --top-up seconds), and the
+server's RSS (/proc/<pid>/status, summed over its worker processes) is read before any request, after the
+first 1,000 reads and after 10,000. Then the timed runs: for each number of concurrent clients (16 and 64),
+single-digit pictures for `--duration` seconds, then pictures of numbers; last, GET /healthz (the HTTP stack
+alone, for scale). The pictures are realistic synthetic photos of MNIST *test* digits (`data.synth`),
+PNG-encoded, sent as raw `image/png` bodies on keep-alive connections by a minimal asyncio HTTP/1.1
+client (so the load generator itself costs little CPU: it shares the machine's cores with the server,
+which the results must say). Each picture's first answer is kept; a later answer that differs counts as
+an error, as does any status other than 200 or a dropped connection.
 
 Targets (2 cores): zero errors; >= 300 single-digit reads/s with p99 <= 100 ms at 16 clients; RSS after
 10,000 requests within 10% of after 1,000.
@@ -241,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="the server's DIGITREADER_THREADS (default: its own)")
     parser.add_argument("--workers", type=int, default=1, help="the server's worker processes (default 1)")
     parser.add_argument(
-        "--top-up", type=float, default=300.0, help="at most this many seconds more to reach 10,000 reads"
+        "--top-up",
+        type=float,
+        default=300.0,
+        help="at most this many seconds for the 10,000-read memory check (default 300)",
     )
     parser.add_argument("--data", help="MNIST directory (default: $DIGITREADER_DATA or ../shared/data/mnist)")
     parser.add_argument(
@@ -259,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.5)
         await_workers(host, port)
     try:
-        tally = Tally(pid=proc.pid)
-        health = Tally(pid=proc.pid, marks=())  # the healthz run: apart, so memory marks count reads only
+        tally = Tally(pid=proc.pid, marks=())  # the timed reads
+        health = Tally(pid=proc.pid, marks=())
         cpus = os.cpu_count()
         print(
             f"server pid {proc.pid} ({args.workers} worker process(es)) on {host}:{port}; {cpus} CPUs,"
@@ -271,6 +274,14 @@ def main(argv: list[str] | None = None) -> int:
         columns = ("clients", "pictures", "requests", "req/s", "p50 ms", "p99 ms", "errors")
         columns += ("srv cpu", "gen cpu", "rss MiB")
         print(" ".join(f"{c:>8}" for c in columns))
+
+        # The memory check first, under a steady mix of both kinds (bounded in time).
+        start_rss = rss_kib(proc.pid)
+        memory = Tally(pid=proc.pid)
+        mixed = [p for pair in zip(payloads["digit"], payloads["number"], strict=True) for p in pair]
+        deadline = time.monotonic() + args.top_up
+        while memory.total < MEMORY_MARKS[-1] and time.monotonic() < deadline:
+            asyncio.run(run_load(host, port, mixed, 16, 5.0, memory))
 
         def timed(kind: str, clients: int, counts: Tally) -> None:
             before_total, before_errors = counts.total, counts.errors
@@ -292,31 +303,30 @@ def main(argv: list[str] | None = None) -> int:
         for clients in args.clients:
             for kind in ("digit", "number"):
                 timed(kind, clients, tally)
-        # Top up to the last memory mark with both kinds in turn, bounded in time.
-        mixed = [p for pair in zip(payloads["digit"], payloads["number"], strict=True) for p in pair]
-        deadline = time.monotonic() + args.top_up
-        while tally.total < MEMORY_MARKS[-1] and time.monotonic() < deadline:
-            asyncio.run(run_load(host, port, mixed, 16, 5.0, tally))
-        # Last, and outside the memory count: the HTTP stack alone, for scale.
+        # Last: the HTTP stack alone, for scale.
         timed("healthz", args.clients[0], health)
-        print(f"errors: {tally.errors + health.errors} {tally.error_kinds or ''} {health.error_kinds or ''}")
-        if tally.cut_off + health.cut_off:
-            cut = tally.cut_off + health.cut_off
+        errors = memory.errors + tally.errors + health.errors
+        kinds = {**memory.error_kinds, **tally.error_kinds, **health.error_kinds}
+        print(f"errors: {errors} {kinds or ''}")
+        cut = memory.cut_off + tally.cut_off + health.cut_off
+        if cut:
             print(f"requests cut off, still unanswered {GRACE_S:.0f} s after their run ended: {cut}")
+        print(f"server RSS before any request: {start_rss / 1024:.1f} MiB")
         for mark in MEMORY_MARKS:
-            shown = f"{tally.memory[mark] / 1024:.1f} MiB" if mark in tally.memory else "not reached"
-            print(f"server RSS after {mark:>6,} reads: {shown}")
-        if all(mark in tally.memory for mark in MEMORY_MARKS):
-            first, last = (tally.memory[m] for m in MEMORY_MARKS)
+            shown = f"{memory.memory[mark] / 1024:.1f} MiB" if mark in memory.memory else "not reached"
+            print(f"server RSS after {mark:>6,} mixed reads: {shown}")
+        if all(mark in memory.memory for mark in MEMORY_MARKS):
+            first, last = (memory.memory[m] for m in MEMORY_MARKS)
             print(f"memory growth 1,000 -> 10,000 reads: {100 * (last - first) / first:+.1f}%")
-        print(f"server RSS at the end ({tally.total:,} requests): {rss_kib(proc.pid) / 1024:.1f} MiB")
+        total = memory.total + tally.total + health.total
+        print(f"server RSS at the end ({total:,} requests): {rss_kib(proc.pid) / 1024:.1f} MiB")
     finally:
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
-    return 0 if tally.errors + health.errors == 0 else 1
+    return 0 if errors == 0 else 1
 
 
 if __name__ == "__main__":
