@@ -148,15 +148,16 @@ def _add_docs(app: FastAPI) -> None:
         )
 
 
-def get_recognizer(request: Request) -> RecognizerLike:
-    """The recogniser loaded at startup (a dependency, so tests can override it)."""
+async def get_recognizer(request: Request) -> RecognizerLike:
+    """The recogniser loaded at startup (a dependency, so tests can override it). `async`: FastAPI runs a
+    plain `def` dependency in its thread pool, a thread hop per request for a field lookup."""
     recognizer: RecognizerLike | None = request.app.state.recognizer
     if recognizer is None:
         raise HTTPException(503, "the model is not loaded yet")
     return recognizer
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the application was built with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -197,7 +198,8 @@ def _add_routes(app: FastAPI) -> None:
         except Exception as exc:  # a bug in reading: logged once here, and the connection stays usable
             log.exception("reading %s failed", filename or "a request body")
             raise HTTPException(500, "internal error while reading the image") from exc
-        return reading.to_dict(path=filename, details=details)
+        # Returned as a response, so FastAPI does not validate our own output again (ReadingOut documents it).
+        return JSONResponse(reading.to_dict(path=filename, details=details))
 
     @app.get("/healthz", response_model=HealthOut, summary="Health check")
     async def healthz(

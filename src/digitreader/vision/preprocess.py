@@ -299,32 +299,28 @@ def digit_mask(ink: np.ndarray) -> np.ndarray | None:
         return None
     h, w = ink.shape
     areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    x, y, bw, bh = (stats[1:, i] for i in range(4))
     # Border junk: a strip running along the edge it touches (the table beside the sheet, a scanner edge). A
     # tightly cropped "1" touches top and bottom but runs across them, so it stays.
-    keep = np.ones(n - 1, bool)
-    for i in range(n - 1):
-        x, y, bw, bh = stats[i + 1, :4]
-        along_side = (x == 0 or x + bw == w) and bh > 0.9 * h and bw < 0.2 * w
-        along_top = (y == 0 or y + bh == h) and bw > 0.9 * w and bh < 0.2 * h
-        keep[i] = not (along_side or along_top)
+    along_side = ((x == 0) | (x + bw == w)) & (bh > 0.9 * h) & (bw < 0.2 * w)
+    along_top = ((y == 0) | (y + bh == h)) & (bw > 0.9 * w) & (bh < 0.2 * h)
+    keep = ~(along_side | along_top)
     if not keep.any() or areas[keep].max() < 0.3 * areas.max():
         keep[:] = True  # the "strip" is the digit itself (a tightly cropped 1)
     main = int(np.argmax(np.where(keep, areas, -1)))
     if areas[main] < max(6.0, 1e-4 * h * w):
         return None
-    mx, my, mw, mh = stats[main + 1, :4]
+    mx, my, mw, mh = x[main], y[main], bw[main], bh[main]
     size = max(mw, mh)
-    chosen = [main]
-    for i in range(n - 1):
-        if i == main or not keep[i] or areas[i] < _MIN_PIECE * areas[main]:
-            continue
-        x, y, bw, bh = stats[i + 1, :4]
-        gap = max(max(0, max(x, mx) - min(x + bw, mx + mw)), max(0, max(y, my) - min(y + bh, my + mh)))
-        # Sizeable pieces may sit a little apart (a 5's flag); small ones must nearly touch (not a speck).
-        if gap <= (0.5 if areas[i] >= 0.1 * areas[main] else 0.1) * size + 1:
-            chosen.append(i)
-    wanted = np.zeros(n, bool)
-    wanted[np.array(chosen) + 1] = True
+    gap = np.maximum(
+        np.maximum(0, np.maximum(x, mx) - np.minimum(x + bw, mx + mw)),
+        np.maximum(0, np.maximum(y, my) - np.minimum(y + bh, my + mh)),
+    )
+    # Sizeable pieces may sit a little apart (a 5's flag); small ones must nearly touch (not a speck).
+    reach = np.where(areas >= 0.1 * areas[main], 0.5, 0.1) * size + 1
+    chosen = keep & (areas >= _MIN_PIECE * areas[main]) & (gap <= reach)
+    chosen[main] = True
+    wanted = np.concatenate([[False], chosen])
     return wanted[labels]
 
 
@@ -340,15 +336,15 @@ def single_digit_from_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, 
     mask = digit_mask(ink)
     if mask is None:
         return None
-    # Keep the anti-aliased rim around the chosen components, not other components' faint pixels.
-    rim = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    kept = np.where(rim, ink, 0).astype(np.uint8)
-    box = _ink_box(np.where(mask, 255, 0).astype(np.uint8), 0)
+    box = _ink_box(mask, 0)
     if box is None:
         return None
     x, y, w, h = box
     x0, y0 = max(0, x - 1), max(0, y - 1)
-    crop = kept[y0 : y + h + 1, x0 : x + w + 1]
+    window = (slice(y0, y + h + 1), slice(x0, x + w + 1))  # the box and a 1-px rim: all the dilation reaches
+    # Keep the anti-aliased rim around the chosen components, not other components' faint pixels.
+    rim = cv2.dilate(mask[window].astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    crop = np.where(rim, ink[window], 0).astype(np.uint8)
     return prepare_digit(crop), box
 
 
