@@ -4,9 +4,8 @@ Defaults come from the environment (`DIGITREADER_HOST`, `DIGITREADER_PORT`, `DIG
 `DIGITREADER_WORKERS`, limits: see `digitreader.server.settings`). The model is loaded and the port bound
 before uvicorn starts, so a bad model or a port in use is a one-line error (exit code 2), not a traceback.
 
-`--workers N` runs N server processes on the one listening socket (uvicorn's supervisor restarts one that
-dies). Much of a read is Python holding the GIL, so one process cannot keep two cores busy; each worker
-loads its own copy of the model (~100 MB).
+`--workers N` reads in N worker processes (`digitreader.server.pool`): much of a read is Python holding the
+GIL, so one process cannot keep two cores busy. Each worker loads its own copy of the model (~100 MB).
 """
 
 from __future__ import annotations
@@ -14,15 +13,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import os
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from digitreader.errors import DigitreaderError
-
-if TYPE_CHECKING:
-    from digitreader.server.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, help="port to listen on (default 8000; 0 picks a free one)")
     p.add_argument("--model", type=Path, metavar="PATH", help="ONNX model file (default: the bundled model)")
-    p.add_argument("--workers", type=int, metavar="N", help="server processes (default 1)")
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="reading processes (default 1: threads in the server's own)"
+    )
     p.set_defaults(handler=_run)
 
 
@@ -58,41 +54,15 @@ def _run(args: argparse.Namespace) -> int:
     sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+    workers = f", {settings.workers} reading processes" if settings.workers > 1 else ""
     print(f"digits serve: http://{shown}:{port}/ (API docs at /docs{workers}; Ctrl+C stops)", flush=True)
 
-    log_level = "warning" if not args.verbose else "info"
+    app = create_app(settings, recognizer)
+    config = uvicorn.Config(app, log_level="warning" if not args.verbose else "info", access_log=args.verbose)
     # uvicorn re-raises Ctrl+C after its graceful shutdown; for a server that is the normal way to stop.
     with contextlib.suppress(KeyboardInterrupt):
-        if settings.workers == 1:
-            config = uvicorn.Config(
-                create_app(settings, recognizer), log_level=log_level, access_log=args.verbose
-            )
-            uvicorn.Server(config).run(sockets=[sock])
-        else:
-            del recognizer  # each worker loads its own
-            _run_workers(settings, overrides, sock, log_level, args.verbose)
+        uvicorn.Server(config).run(sockets=[sock])
     return 0
-
-
-def _run_workers(
-    settings: Settings, overrides: dict[str, Any], sock: socket.socket, log_level: str, access_log: bool
-) -> None:
-    """`settings.workers` processes serving `sock`; each builds the app from the environment, so the
-    command line's choices travel there."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    for key, value in overrides.items():
-        os.environ[f"DIGITREADER_{key.upper()}"] = str(value)
-    config = uvicorn.Config(
-        "digitreader.server.app:create_app",
-        factory=True,
-        workers=settings.workers,
-        log_level=log_level,
-        access_log=access_log,
-    )
-    Multiprocess(config, sockets=[sock]).run()
 
 
 def _bind(host: str, port: int) -> socket.socket:

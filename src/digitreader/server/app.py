@@ -31,6 +31,7 @@ from digitreader.errors import DigitreaderError, ImageTooLargeError, ModelError
 from digitreader.reading import Reading
 from digitreader.server.limits import BodySizeLimit
 from digitreader.server.memory import steady_malloc
+from digitreader.server.pool import ReadPool
 from digitreader.server.schemas import MODES, ErrorOut, HealthOut, Mode, ReadingOut
 from digitreader.server.settings import Settings
 
@@ -97,7 +98,16 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
         if app.state.recognizer is None:
             app.state.recognizer = await anyio.to_thread.run_sync(load_recognizer, settings)
         log.info("reading with model %s", _model_name(app.state.recognizer))
-        yield
+        if settings.workers > 1:
+            app.state.read_pool = ReadPool(settings.workers, settings.model, settings.threads)
+            pids = await app.state.read_pool.start()
+            log.info("reading in %d worker processes: %s", settings.workers, pids)
+        try:
+            yield
+        finally:
+            if app.state.read_pool is not None:
+                await anyio.to_thread.run_sync(app.state.read_pool.close)
+                app.state.read_pool = None
 
     app = FastAPI(
         title="digitreader",
@@ -109,12 +119,10 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
     )
     app.state.settings = settings
     app.state.recognizer = recognizer
-    # Reads in flight at once: one per core keeps ONNX Runtime from thrashing and bounds decoded-image memory.
-    # With several worker processes the cores are shared out among them (reads in one process also contend
-    # for its GIL, so more would only queue there).
-    app.state.read_limiter = CapacityLimiter(
-        max(1, _cpus() // settings.workers) if settings.workers > 1 else max(2, _cpus())
-    )
+    app.state.read_pool = None  # worker processes, with settings.workers > 1 (started with the app)
+    # Reads in flight at once in this process: one per core keeps ONNX Runtime from thrashing and bounds
+    # decoded-image memory.
+    app.state.read_limiter = CapacityLimiter(max(2, _cpus()))
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
@@ -184,10 +192,14 @@ def _add_routes(app: FastAPI) -> None:
         data, filename, form_mode = await _image_from_request(request)
         chosen = _check_mode(form_mode) if form_mode is not None else (mode or "auto")
         _check_image(data, settings.max_pixels)
+        pool: ReadPool | None = request.app.state.read_pool
         try:
-            reading = await anyio.to_thread.run_sync(
-                lambda: recognizer.read(data, mode=chosen), limiter=request.app.state.read_limiter
-            )
+            if pool is not None:
+                reading = await pool.read(data, chosen)
+            else:
+                reading = await anyio.to_thread.run_sync(
+                    lambda: recognizer.read(data, mode=chosen), limiter=request.app.state.read_limiter
+                )
         except ImageTooLargeError as exc:
             raise HTTPException(413, str(exc)) from exc
         except ModelError as exc:

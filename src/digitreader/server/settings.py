@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     # ONNX Runtime threads inside each read. One: a read's batch is small, and a server's parallelism comes
     # from reading several requests at once (one per CPU), which spare threads would only fight.
     threads: int = Field(default=1, ge=1)
-    # Server processes on the one socket (`digits serve --workers`); each loads the model.
+    # Reading processes (`digits serve --workers`); each loads the model. 1: threads in the server's process.
     workers: int = Field(default=1, ge=1, le=64)
     # Largest request body in bytes (uploads included); larger ones get 413 before they are read whole.
     max_body_bytes: int = Field(default=10_000_000, gt=0)
