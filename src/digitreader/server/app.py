@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any, Protocol
 
 import anyio.to_thread
-import cv2
 from anyio import CapacityLimiter
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,10 +26,10 @@ from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import UploadFile
 
 from digitreader.errors import DigitreaderError, ImageTooLargeError, ModelError
+from digitreader.onnx_engine import available_cpus
 from digitreader.reading import Reading
 from digitreader.server.limits import BodySizeLimit
-from digitreader.server.memory import steady_malloc
-from digitreader.server.pool import ReadPool
+from digitreader.server.pool import ReadPool, prepare_reading_process
 from digitreader.server.schemas import MODES, ErrorOut, HealthOut, Mode, ReadingOut
 from digitreader.server.settings import Settings
 
@@ -91,10 +89,7 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        steady_malloc()  # allocator settings for a long-running server (reading processes set their own)
-        # Requests are read side by side, one per core; OpenCV's own threads on top only add switching on
-        # these small images (measured: 9.2 -> 8.5 ms CPU per single-digit read).
-        cv2.setNumThreads(1)
+        prepare_reading_process()  # reading processes (--workers) do the same for themselves
         if app.state.recognizer is None:
             app.state.recognizer = await anyio.to_thread.run_sync(load_recognizer, settings)
         log.info("reading with model %s", _model_name(app.state.recognizer))
@@ -122,7 +117,7 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
     app.state.read_pool = None  # worker processes, with settings.workers > 1 (started with the app)
     # Reads in flight at once in this process: one per core keeps ONNX Runtime from thrashing and bounds
     # decoded-image memory.
-    app.state.read_limiter = CapacityLimiter(max(2, _cpus()))
+    app.state.read_limiter = CapacityLimiter(max(2, available_cpus()))
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
@@ -310,14 +305,6 @@ def _model_name(recognizer: object) -> str:
         if isinstance(value, str) and value:
             return value
     return type(recognizer).__name__
-
-
-def _cpus() -> int:
-    """CPUs this process may run on (its affinity mask, where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _version() -> str:

@@ -23,16 +23,27 @@ from digitreader.reading import Reading
 _recognizer: Any = None  # the worker process's own recogniser, set by `_start`
 
 
-def _start(model: str | None, threads: int) -> None:
-    """Runs once in each worker process."""
-    global _recognizer
+def prepare_reading_process() -> None:
+    """Settings for a process that reads for the server (the server's own, or a worker).
+
+    The allocator is tuned for a long run, and OpenCV keeps to one thread: requests are read side by side,
+    one per core, and OpenCV's own threads on top only add switching on these small images (measured:
+    9.2 -> 8.5 ms CPU per single-digit read).
+    """
     import cv2
 
-    from digitreader.recognizer import Recognizer
     from digitreader.server.memory import steady_malloc
 
     steady_malloc()
-    cv2.setNumThreads(1)  # one read at a time per process; the processes give the parallelism
+    cv2.setNumThreads(1)
+
+
+def _start(model: str | None, threads: int) -> None:
+    """Runs once in each worker process."""
+    global _recognizer
+    from digitreader.recognizer import Recognizer
+
+    prepare_reading_process()
     _recognizer = Recognizer.load(model, threads=threads)
 
 

@@ -15,14 +15,15 @@ UNIT_STEPS = 4095  # values in [0, 1] are counted in steps of 1/4095 (finer chan
 
 
 class SortedCounts:
-    """The order statistics of a multiset of small non-negative integers, given as counts per value."""
+    """The order statistics of a multiset of small non-negative integers, given as cumulative counts per
+    value (`cumulative[v]`: how many values are <= v)."""
 
-    def __init__(self, counts: np.ndarray) -> None:
-        self._cumulative = np.cumsum(counts)
+    def __init__(self, cumulative: np.ndarray) -> None:
+        self._cumulative = cumulative
 
     @classmethod
     def of(cls, codes: np.ndarray, bins: int) -> SortedCounts:
-        return cls(np.bincount(codes.ravel(), minlength=bins))
+        return cls(np.cumsum(np.bincount(codes.ravel(), minlength=bins)))
 
     @property
     def size(self) -> int:
@@ -33,11 +34,7 @@ class SortedCounts:
         if code < 0:
             return self
         below = self._cumulative[min(code, self._cumulative.size - 1)]
-        return SortedCounts.__new__(SortedCounts)._with(np.maximum(self._cumulative - below, 0))
-
-    def _with(self, cumulative: np.ndarray) -> SortedCounts:
-        self._cumulative = cumulative
-        return self
+        return SortedCounts(np.maximum(self._cumulative - below, 0))
 
     def percentiles(self, qs: Sequence[float]) -> list[float]:
         """Like `np.percentile(values, qs)` (linear); the multiset must not be empty."""
