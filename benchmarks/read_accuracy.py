@@ -16,7 +16,7 @@ import argparse
 import os
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -143,16 +143,24 @@ def _pct(x: float) -> str:
     return f"{100 * x:6.1f}"
 
 
-def singles_table(res: dict[str, dict[str, list[float]]]) -> str:
-    lines = [f"{'single digit style':<18} {'n':>5} {'naive':>6} {'digit':>6} {'auto':>6} {'ms':>5}"]
+def _rows_and_overall(
+    res: dict[str, dict[str, list[float]]], styles: Sequence[str]
+) -> Iterator[tuple[str, dict[str, list[float]]]]:
+    """Each style's results that exist, in order, then "overall": all of them pooled."""
     total: dict[str, list[float]] = defaultdict(list)
-    for style in [*SINGLE_STYLES, "overall"]:
-        row = total if style == "overall" else res.get(style)
-        if not row:
-            continue
-        if style != "overall":
+    for style in styles:
+        row = res.get(style)
+        if row:
             for k, v in row.items():
                 total[k] += v
+            yield style, row
+    if total:
+        yield "overall", total
+
+
+def singles_table(res: dict[str, dict[str, list[float]]]) -> str:
+    lines = [f"{'single digit style':<18} {'n':>5} {'naive':>6} {'digit':>6} {'auto':>6} {'ms':>5}"]
+    for style, row in _rows_and_overall(res, SINGLE_STYLES):
         lines.append(
             f"{style:<18} {len(row['digit']):>5} {_pct(np.mean(row['naive']))} {_pct(np.mean(row['digit']))}"
             f" {_pct(np.mean(row['auto']))} {np.median(row['ms']):5.1f}"
@@ -164,14 +172,7 @@ def numbers_table(res: dict[str, dict[str, list[float]]]) -> str:
     acc_head, exact_head = "digit accuracy: naive number   auto", "exact: naive number   auto"
     head = f"{'number style':<14} {'n':>4} {acc_head:>36} {exact_head:>28}"
     lines = [head + f" {'ms':>5}"]
-    total: dict[str, list[float]] = defaultdict(list)
-    for style in [*NUMBER_STYLES, "overall"]:
-        row = total if style == "overall" else res.get(style)
-        if not row:
-            continue
-        if style != "overall":
-            for k, v in row.items():
-                total[k] += v
+    for style, row in _rows_and_overall(res, NUMBER_STYLES):
         n = float(np.sum(row["n"]))
         acc = [max(0.0, 1 - np.sum(row[f"{m}_edits"]) / n) for m in ("naive", "number", "auto")]
         exact = [np.mean(row[f"{m}_exact"]) for m in ("naive", "number", "auto")]
