@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from digitreader.errors import DigitreaderError
+
 THROUGHPUT_BATCH = 64
 
 
@@ -100,15 +102,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="MNIST folder (default: $DIGITREADER_DATA)")
     parser.add_argument("--digits", type=int, default=2048, help="test digits timed for throughput")
     args = parser.parse_args(argv)
+    try:
+        return table(args)
+    except DigitreaderError as exc:  # a missing run, checkpoint or MNIST file: one line, not a traceback
+        sys.exit(f"model_table: {exc}")
 
+
+def table(args: argparse.Namespace) -> int:
     from digitreader.data.synth import load_test_digits
 
-    images, labels = load_test_digits(args.data_dir)
-    timed = images[: args.digits]
     groups: dict[str, list[Run]] = {}
     for folder in args.runs:
         run = load_run(folder)
         groups.setdefault(run.model, []).append(run)
+    images, labels = load_test_digits(args.data_dir)
+    timed = images[: args.digits]
 
     columns = ["model", "params", "seeds", "MNIST test per seed", "mean ± sd", "train wall / CPU per run"]
     print("| " + " | ".join([*columns, "digits/s (ORT, 1 thread)"]) + " |")
