@@ -19,3 +19,7 @@ class ModelError(DigitreaderError):
 
 class ImageTooLargeError(ImageError):
     """An image has more pixels than the limit (checked before decoding: decompression bombs)."""
+
+
+class NotAnImageError(ImageError):
+    """The data is not an image at all (empty, or no format Pillow reads): the server's 415."""

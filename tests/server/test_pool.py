@@ -48,9 +48,38 @@ def test_an_image_a_worker_cannot_read_is_the_same_error(pooled, client) -> None
     assert got.json() == want.json()
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [(b"%PDF-1.4 not an image", 415, "not an image"), (b"", 415, "empty")],
+)
+def test_refusals_are_the_same_through_workers(pooled, client, body, status, words) -> None:  # type: ignore[no-untyped-def]
+    headers = {"Content-Type": "image/png"}
+    got, want = (c.post("/v1/read", content=body, headers=headers) for c in (pooled, client))
+    assert got.status_code == want.status_code == status
+    assert got.json() == want.json() and words in got.json()["detail"]
+
+
+def test_workers_refuse_images_over_the_pixel_limit_before_decoding(recognizer, png_of_size) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(workers=2, max_pixels=1_000_000)
+    with TestClient(create_app(settings, recognizer)) as small:
+        headers = {"Content-Type": "image/png"}
+        big = small.post("/v1/read", content=png_of_size(1001, 1000), headers=headers)
+        assert big.status_code == 413 and "1,000,000" in big.json()["detail"]
+        fits = small.post("/v1/read", content=png_of_size(1000, 1000), headers=headers)
+        assert fits.status_code == 200
+
+
+def test_a_model_the_workers_cannot_load_stops_the_start(recognizer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    app = create_app(Settings(workers=2, model=bad), recognizer)
+    with pytest.raises(Exception, match="could not start.*bad.onnx"), TestClient(app):
+        pass
+
+
 def test_a_killed_worker_costs_one_request_then_reading_goes_on(pooled) -> None:  # type: ignore[no-untyped-def]
     pool = pooled.app.state.read_pool
-    victim = next(iter(pool._pool._processes))  # a worker's pid
+    victim = pool.pids()[0]
     os.kill(victim, signal.SIGKILL)
     body, headers = EXAMPLES[0].read_bytes(), {"Content-Type": "image/jpeg"}
     statuses = [pooled.post("/v1/read", content=body, headers=headers).status_code for _ in range(3)]

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from digitreader.errors import ImageError, ImageTooLargeError
+from digitreader.errors import ImageError, ImageTooLargeError, NotAnImageError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def load_image(source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str |
     elif isinstance(source, bytes | bytearray | memoryview):
         label = name or f"<{len(source)} bytes>"
         if len(source) == 0:
-            raise ImageError(f"{label}: empty data, not an image")
+            raise NotAnImageError(f"{label}: empty data, not an image")
         gray = _decode(io.BytesIO(bytes(source)), label, max_pixels)
     elif isinstance(source, str | os.PathLike):
         path = Path(os.fspath(source)).expanduser()
@@ -80,7 +80,7 @@ def _check_path(path: Path, label: str) -> None:
     if path.is_dir():
         raise ImageError(f"{label}: is a directory, not an image file")
     if path.stat().st_size == 0:
-        raise ImageError(f"{label}: empty file, not an image")
+        raise NotAnImageError(f"{label}: empty file, not an image")
 
 
 def _check_size(width: int, height: int, max_pixels: int, label: str) -> None:
@@ -105,9 +105,9 @@ def _decode(stream: Any, label: str, max_pixels: int) -> np.ndarray:
             f"{label}: image too large (refused before decoding; the limit is {max_pixels:,} pixels)"
         ) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{label}: not an image (unknown or unsupported format)") from None
+        raise NotAnImageError(f"{label}: not an image (unknown or unsupported format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{label}: not a readable image ({_one_line(exc)})") from None
+        raise NotAnImageError(f"{label}: not a readable image ({_one_line(exc)})") from None
     with im:
         _check_size(im.width, im.height, max_pixels, label)
         try:
@@ -154,6 +154,9 @@ def _array_to_gray(arr: np.ndarray, label: str) -> np.ndarray:
         raise ImageError(f"{label}: unsupported array shape {arr.shape} (expected HxW, HxWx3 or HxWx4)")
     if arr.size == 0:
         raise ImageError(f"{label}: empty array, not an image")
+    if arr.ndim == 2 and arr.dtype == np.uint8:
+        # Already gray bytes (the server decodes before it reads): a copy, never the caller's own array.
+        return arr.copy()
     values = _to_unit_range(arr, label)  # float32 in [0, 1]
     if values.ndim == 3:
         if values.shape[2] == 4:
