@@ -199,11 +199,28 @@ def test_reads_digits_on_paper_with_boxes_in_input_pixels(recognizer: Recognizer
         assert len(reading.digits) == 1 and reading.text == str(reading.digits[0].label)
         right += reading.digits[0].label == label
         x, y, w, h = reading.digits[0].box
-        # The ink lies inside the pasted 112x112 square at (47, 39).
-        assert x >= 47 and y >= 39 and x + w <= 47 + 112 and y + h <= 39 + 112 and w * h > 0
+        # The ink lies inside the pasted 112x112 square at (47, 39); digit mode finds it on a copy shrunk
+        # to 160 px, so the box is exact to one input pixel.
+        assert x >= 47 - 1 and y >= 39 - 1 and x + w <= 47 + 112 + 1 and y + h <= 39 + 112 + 1 and w * h > 0
         assert 0 < reading.digits[0].confidence <= 1
         assert reading.digits[0].probabilities is not None and len(reading.digits[0].probabilities) == 10
     assert right >= 27  # 90 % of real MNIST test digits drawn on paper
+
+
+def test_a_small_digit_in_a_large_picture_is_read_at_full_size(recognizer: Recognizer, test_digits) -> None:
+    # A 56 px digit at (900, 700) of a 1600x1200 page: on digit mode's 160 px first look it is ~6 px tall,
+    # so it is looked for again at full size, and its box is exact.
+    images, labels = test_digits
+    right = 0
+    for image, label in zip(images[:10], labels[:10], strict=True):
+        page = np.full((1200, 1600), 255, np.uint8)
+        page[700 : 700 + 56, 900 : 900 + 56] = 255 - np.kron(image, np.ones((2, 2), np.uint8))
+        reading = recognizer.read(page, mode="digit")
+        assert len(reading.digits) == 1
+        x, y, w, h = reading.digits[0].box
+        assert x >= 900 and y >= 700 and x + w <= 956 and y + h <= 756 and h >= 30
+        right += reading.digits[0].label == label
+    assert right >= 9
 
 
 def test_every_input_type_gives_the_same_reading(recognizer: Recognizer, test_digits, tmp_path: Path) -> None:

@@ -30,6 +30,12 @@ Mode = Literal["auto", "digit", "number"]
 MODES: tuple[str, ...] = ("auto", "digit", "number")
 
 _ANALYSIS_PIXELS = 1_500_000  # larger pictures are shrunk to about this many pixels for analysis
+# Digit mode looks first at a copy this small (longer side): a one-digit picture needs no more, and its
+# analysis costs about a third less (read_accuracy seeds 0-1, 2,600 pictures: same accuracy). A digit
+# found shorter than `_DIGIT_MIN_SIDE` there (a small digit in a large picture) is looked for again at
+# the full analysis size.
+_DIGIT_SIDE = 160
+_DIGIT_MIN_SIDE = 48
 _ONE_DIGIT_ASPECT = 1.3  # ink no wider than this (w/h) may be one digit (MNIST digits: 99% under 1.2)
 _NUMBER_ASPECT = 2.5  # ink wider than this is a number even when it is all one blob
 
@@ -61,6 +67,20 @@ def _to_input(box: Box, scale: float, shape: tuple[int, int]) -> Box:
     x1, y1 = int(np.ceil((x + w) / scale)), int(np.ceil((y + h) / scale))
     x1, y1 = min(x1, shape[1]), min(y1, shape[0])
     return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+
+
+def _one_digit(small: np.ndarray, scale: float) -> tuple[list[list[Region]], float]:
+    """Digit mode: the digit of an analysis copy, and the scale its box is in (see `_DIGIT_SIDE`)."""
+    h, w = small.shape
+    f = _DIGIT_SIDE / max(h, w)
+    if f < 1.0:
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        ink = ink_map(cv2.resize(small, size, interpolation=cv2.INTER_AREA))
+        found = _single(ink) if ink.any() else []
+        if found and max(found[0][0].box[2:]) >= _DIGIT_MIN_SIDE:
+            return found, scale * f
+    ink = ink_map(small)
+    return (_single(ink) if ink.any() else []), scale
 
 
 def _single(ink: np.ndarray) -> list[list[Region]]:
@@ -142,12 +162,15 @@ def find_digits(
     if gray.ndim != 2 or gray.dtype != np.uint8:
         raise DigitreaderError(f"image of shape {gray.shape} and dtype {gray.dtype}: expected 2-D uint8 gray")
     small, scale = _analysis_copy(gray)
-    ink = ink_map(small)
-    if not ink.any():
-        return []
-    if mode == "auto":
-        mode = choose_mode(ink, classify)
-    lines = _single(ink) if mode == "digit" else locate_digits(ink, classify)
+    if mode == "digit":
+        lines, scale = _one_digit(small, scale)
+    else:
+        ink = ink_map(small)
+        if not ink.any():
+            return []
+        if mode == "auto":
+            mode = choose_mode(ink, classify)
+        lines = _single(ink) if mode == "digit" else locate_digits(ink, classify)
     log.debug("%s mode: %s digits per line", mode, [len(line) for line in lines])
     shape = (gray.shape[0], gray.shape[1])
     return [
