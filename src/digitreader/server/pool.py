@@ -62,7 +62,7 @@ def read_image(recognizer: Any, data: bytes, mode: str, max_pixels: int, name: s
     process or a thread. Raises `NotAnImageError` (415), `ImageTooLargeError` (413), other `ImageError`."""
     from digitreader.vision.load import load_image
 
-    gray = load_image(data, max_pixels=max_pixels, name=name or "the image")
+    gray = load_image(data, max_pixels=max_pixels, name=name or "the upload")
     reading: Reading = recognizer.read(gray, mode=mode)
     return reading
 
