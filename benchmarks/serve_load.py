@@ -13,6 +13,9 @@ client (so the load generator itself costs little CPU: it shares the machine's c
 which the results must say). Each picture's first answer is kept; a later answer that differs counts as
 an error, as does any status other than 200 or a dropped connection.
 
+Each row ends with a speed check: the CPU time of a fixed Python loop just before and after the run, since
+the machine's speed can drift during a benchmark (compare runs only at similar checks).
+
 Targets (2 cores): zero errors; >= 300 single-digit reads/s with p99 <= 100 ms at 16 clients; RSS after
 10,000 requests within 10% of after 1,000.
 """
@@ -191,6 +194,15 @@ async def run_load(
     tally.cut_off += len(late)
 
 
+def speed_check() -> float:
+    """CPU milliseconds of a fixed pure-Python loop, taken before and after each timed run: this machine
+    (a VM on a shared host) was seen to drift by ~2x in speed from one minute to the next, and a run's
+    figures only compare with another's at a similar check."""
+    start = time.process_time()
+    sum(i * i for i in range(2_000_000))
+    return (time.process_time() - start) * 1000
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) * 1000 if values else float("nan")
 
@@ -269,10 +281,11 @@ def main(argv: list[str] | None = None) -> int:
             f"server pid {proc.pid} ({args.workers} worker process(es)) on {host}:{port}; {cpus} CPUs,"
             " shared by server and load generator"
         )
+        # "check ms": `speed_check` before/after the run (lower is a faster machine).
         # "srv cpu", "gen cpu": CPU ms per request of the server and of this load generator, which a busy
         # machine changes little, so what two idle cores can do is judged even when they are not idle.
         columns = ("clients", "pictures", "requests", "req/s", "p50 ms", "p99 ms", "errors")
-        columns += ("srv cpu", "gen cpu", "rss MiB")
+        columns += ("srv cpu", "gen cpu", "rss MiB", "check ms")
         print(" ".join(f"{c:>8}" for c in columns))
 
         # The memory check first, under a steady mix of both kinds (bounded in time).
@@ -286,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         def timed(kind: str, clients: int, counts: Tally) -> None:
             before_total, before_errors = counts.total, counts.errors
             counts.latencies = []
+            check_before = speed_check()
             start, server_cpu, own_cpu = time.perf_counter(), cpu_seconds(proc.pid), time.process_time()
             asyncio.run(run_load(host, port, payloads[kind], clients, args.duration, counts))
             elapsed = time.perf_counter() - start
@@ -296,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{clients:>8} {kind:>8} {done:>8} {done / elapsed:>8.0f} {p50:>8.1f} {p99:>8.1f}"
                 f" {counts.errors - before_errors:>8} {server_ms:>8.2f} {own_ms:>8.2f}"
-                f" {rss_kib(proc.pid) / 1024:>8.1f}",
+                f" {rss_kib(proc.pid) / 1024:>8.1f} {check_before:>4.0f}/{speed_check():<4.0f}",
                 flush=True,
             )
 

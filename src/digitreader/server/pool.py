@@ -8,9 +8,10 @@ and a burst of keep-alive connections can all land on one process).
 
 Each worker talks to the server over its own socket pair, which the event loop reads directly: a request
 is one frame out and one frame back, with no threads in between. (A `ProcessPoolExecutor` routes every
-call through a manager thread and a queue-feeder thread: measured with a no-op read and a 19 kB
-picture, 0.29 ms of the server's CPU per call, against 0.04 ms here.) Frames are a 4-byte length and a pickle: both ends are this module's own processes,
-and no client bytes are ever unpickled (the image travels as a bytes object inside the pickle).
+call through a manager thread and a queue-feeder thread: measured with a no-op read and a 19 kB picture,
+0.29 ms of the server's CPU per call, against 0.04 ms here.) Frames are a 4-byte length and a pickle:
+both ends are this module's own processes, and no client bytes are ever unpickled (the image travels as a
+bytes object inside the pickle).
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def _send(sock: socket.socket, message: object) -> None:
 
 
 def _receive(stream: Any) -> Any | None:
-    head = stream.read(_LENGTH.size)
+    try:
+        head = stream.read(_LENGTH.size)
+    except ConnectionError:  # the server went away without closing cleanly: the same as EOF
+        return None
     if len(head) < _LENGTH.size:
         return None  # the server closed the socket: time to go
     (length,) = _LENGTH.unpack(head)
@@ -106,7 +110,10 @@ def _worker_main(sock: socket.socket, model: str | None, threads: int, max_pixel
             answer = ("error", exc)  # our errors pickle as themselves
         except Exception as exc:  # a bug: its text travels (its type might not pickle), the server logs it
             answer = ("bug", f"{type(exc).__name__}: {exc}")
-        _send(sock, answer)
+        try:
+            _send(sock, answer)
+        except ConnectionError:
+            return  # the server is gone: nobody to answer
 
 
 # ------------------------------------------------------------------------------------------ server side
@@ -149,8 +156,12 @@ class _Worker:
             if not waiter.done():
                 waiter.set_result(("died", "the reading process exited"))
 
-    def stop(self) -> None:
-        self.writer.close()  # EOF: the worker's loop ends
+    async def stop(self) -> None:
+        """Close the socket (EOF: the worker's loop ends), then reap the process (killed if it lingers)."""
+        self.writer.close()  # on the event loop: transports are not thread-safe
+        await asyncio.to_thread(self._reap)
+
+    def _reap(self) -> None:
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.kill()
@@ -205,7 +216,7 @@ class ReadPool:
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             status, value = "failed", f"exit code {process.exitcode}"
         if status != "ready":
-            worker.stop()
+            await worker.stop()
             raise DigitreaderError(f"a reading process could not start: {value}")
         return worker
 
@@ -253,7 +264,7 @@ class ReadPool:
 
         async def restart() -> None:
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(dead.stop)  # reaps the process (a join: not on the event loop)
+                await dead.stop()
             if self._closed:
                 return
             try:
@@ -277,4 +288,4 @@ class ReadPool:
         for worker in workers:
             if worker.listener is not None:
                 worker.listener.cancel()
-        await asyncio.gather(*(asyncio.to_thread(w.stop) for w in workers))
+        await asyncio.gather(*(w.stop() for w in workers))
