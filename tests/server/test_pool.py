@@ -84,3 +84,38 @@ def test_a_killed_worker_costs_one_request_then_reading_goes_on(pooled) -> None:
     body, headers = EXAMPLES[0].read_bytes(), {"Content-Type": "image/jpeg"}
     statuses = [pooled.post("/v1/read", content=body, headers=headers).status_code for _ in range(3)]
     assert statuses.count(500) <= 1 and statuses[-1] == 200, statuses
+
+
+def test_answers_stay_with_their_requests_when_some_are_cancelled(recognizer) -> None:  # type: ignore[no-untyped-def]
+    # Each worker holds up to two pictures and answers in order: a request whose client went away must
+    # still take its own answer off the socket, or every later request would get its neighbour's.
+    import asyncio
+
+    from digitreader.server.pool import ReadPool
+
+    pictures = {name: (REPO / "examples" / name).read_bytes() for name in _EXPECTED}
+
+    async def scenario() -> list[tuple[str, str]]:
+        pool = ReadPool(2, recognizer.path, threads=1, max_pixels=50_000_000)
+        await pool.start()
+        try:
+            names = list(_EXPECTED) * 3
+            tasks = [asyncio.create_task(pool.read(pictures[n], "auto", n)) for n in names]
+            await asyncio.sleep(0)  # all sent (two per worker) or waiting for room
+            for task in tasks[1::3]:
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            kept = [
+                (n, r.text) for n, r in zip(names, results, strict=True) if not isinstance(r, BaseException)
+            ]
+            after = await asyncio.gather(*(pool.read(pictures[n], "auto", n) for n in _EXPECTED))
+            return kept + [(n, r.text) for n, r in zip(_EXPECTED, after, strict=True)]
+        finally:
+            await pool.close()
+
+    answered = asyncio.run(asyncio.wait_for(scenario(), 60))  # a lost answer would hang a request
+    assert len(answered) >= 2 * len(_EXPECTED)
+    assert all(text == _EXPECTED[name] for name, text in answered), answered
+
+
+_EXPECTED = {"cheque_4096.jpg": "4096", "digit_7_photo.jpg": "7", "number_31415_chalkboard.jpg": "31415"}
