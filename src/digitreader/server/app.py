@@ -1,8 +1,10 @@
 """The HTTP API and the drawing page: `create_app(settings, recognizer)` builds the FastAPI application.
 
 Routes: `POST /v1/read` (an image -> the JSON of `digits read --json`), `GET /healthz`, `GET /` (the page,
-from `static/`), OpenAPI at `/docs`. The recogniser is loaded once, at startup, and each read runs in a worker
-thread so the event loop keeps serving while ONNX Runtime works (its sessions are thread-safe).
+from `static/`), OpenAPI at `/docs`. The recogniser is loaded once, at startup, and each read runs off the
+event loop: in a thread of this process (ONNX Runtime sessions are thread-safe), or with `workers > 1` in
+one of the reading processes of `server.pool`. Either way the upload is decoded, and its header checked
+against the pixel limit, only where it is read.
 """
 
 from __future__ import annotations
