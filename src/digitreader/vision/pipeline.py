@@ -21,7 +21,7 @@ import numpy as np
 
 from digitreader.errors import DigitreaderError
 from digitreader.vision.lines import ink_mask
-from digitreader.vision.preprocess import ink_map, single_digit_from_ink
+from digitreader.vision.preprocess import downscale, ink_map, single_digit_from_ink
 from digitreader.vision.segment import Box, Classify, Region, locate_digits
 
 log = logging.getLogger(__name__)
@@ -71,19 +71,17 @@ def _to_input(box: Box, scale: float, shape: tuple[int, int]) -> Box:
 
 def _one_digit(small: np.ndarray, scale: float) -> tuple[list[list[Region]], float]:
     """Digit mode: the digit of an analysis copy, and the scale its box is in (see `_DIGIT_SIDE`)."""
-    h, w = small.shape
-    f = _DIGIT_SIDE / max(h, w)
+    quick, f = downscale(small, _DIGIT_SIDE)
     if f < 1.0:
-        size = (max(1, round(w * f)), max(1, round(h * f)))
-        ink = ink_map(cv2.resize(small, size, interpolation=cv2.INTER_AREA))
-        found = _single(ink) if ink.any() else []
+        found = _single(ink_map(quick))
         if found and max(found[0][0].box[2:]) >= _DIGIT_MIN_SIDE:
             return found, scale * f
-    ink = ink_map(small)
-    return (_single(ink) if ink.any() else []), scale
+    return _single(ink_map(small)), scale
 
 
 def _single(ink: np.ndarray) -> list[list[Region]]:
+    if not ink.any():
+        return []  # a blank picture: no digit to look for
     found = single_digit_from_ink(ink)
     if found is None:
         return []
