@@ -60,3 +60,36 @@ def mnist_dir() -> Path:
     if found is None:
         pytest.skip("real MNIST files not found (set DIGITREADER_DATA or put them in ../shared/data/mnist)")
     return found
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory: pytest.TempPathFactory, tiny_mnist_dir: Path) -> Path:
+    """A `fast` model trained to 100% on the tiny MNIST (~3 s once per session), saved as a checkpoint.
+
+    For the int8 export: a fresh model's near-uniform probabilities flip their argmax under 8-bit rounding
+    (1-3% of images in trials), which the export rightly refuses; a trained one has margins, as real ones do.
+    """
+    import torch
+
+    from digitreader.data.mnist import load_mnist
+    from digitreader.models.registry import build_model
+    from digitreader.training.checkpoint import save_checkpoint
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    data = load_mnist(tiny_mnist_dir, download=False)
+    x = torch.from_numpy(data.train_images.astype(np.float32)[:, None] / 255.0)
+    y = torch.from_numpy(data.train_labels)
+    model = build_model("fast")  # widths 16, 32, 64: big enough that int8 weights shrink the file
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(120):
+        pick = torch.randint(0, len(x), (64,))
+        loss = torch.nn.functional.cross_entropy(model(x[pick]), y[pick])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    torch.set_num_threads(threads)
+    path = tmp_path_factory.mktemp("trained") / "fast.pt"
+    return save_checkpoint(path, model_name="fast", model=model.eval(), recipe={}, metrics={})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,20 @@ def test_ensemble_export_is_one_graph_averaging_the_members(tmp_path: Path, tiny
     assert meta["metrics"]["member_test_accuracy"] == [0.9, 0.8]
     assert "mean" not in meta["preprocessing"] and meta["preprocessing"]["size"] == 28
     assert OnnxEngine.load(out).classify(np.zeros((2, 28, 28), np.uint8)).shape == (2, 10)
+
+
+def test_ensemble_int8_goes_through_the_same_check(
+    tmp_path: Path, tiny_mnist_dir: Path, trained_checkpoint: Path
+) -> None:
+    members = [tmp_path / "a.pt", tmp_path / "b.pt"]
+    for member in members:
+        shutil.copy(trained_checkpoint, member)
+    out = tmp_path / "e8.onnx"
+    result = export_ensemble_onnx(members, out, data_dir=tiny_mnist_dir, n_check=100, int8=True)
+    assert result.max_abs_diff <= 1e-4 and result.quantization is not None
+    meta = OnnxEngine.load(out).metadata
+    assert meta["model"] == "ensemble" and meta["export"]["quantization"] == result.quantization
+    assert result.quantization["argmax_agreement_vs_float"] >= 0.998
 
 
 def test_ensemble_module_returns_log_of_the_mean_probability() -> None:

@@ -32,6 +32,7 @@ from digitreader.training.export import (
     export_model,
     sha256_file,
 )
+from digitreader.training.quantize import calibration_images
 
 # Preprocessing entries that live inside each member's graph and may differ between members.
 _PER_MEMBER = ("mean", "std")
@@ -81,8 +82,12 @@ def export_ensemble_onnx(
     data_dir: str | os.PathLike[str] | None = None,
     n_check: int = N_CHECK,
     tolerance: float = TOLERANCE,
+    int8: bool = False,
 ) -> ExportResult:
-    """Export the probability average of `checkpoints` to `out` as one ONNX graph, checked against torch."""
+    """Export the probability average of `checkpoints` to `out` as one ONNX graph, checked against torch.
+
+    `int8`: quantised and checked against the float graph exactly as a single model (`export.export_onnx`).
+    """
     ensemble, members = load_ensemble(checkpoints)
     listed = [
         {
@@ -110,7 +115,15 @@ def export_ensemble_onnx(
     }
     images, labels, check_data = check_images(data_dir, n_check)
     return export_model(
-        ensemble, out, metadata, images=images, labels=labels, check_data=check_data, tolerance=tolerance
+        ensemble,
+        out,
+        metadata,
+        images=images,
+        labels=labels,
+        check_data=check_data,
+        tolerance=tolerance,
+        int8=int8,
+        calibration=calibration_images(data_dir) if int8 else None,
     )
 
 

@@ -6,7 +6,9 @@ Steps, in order:
    ``[N, 1, 28, 28]`` in [0, 1] with a dynamic batch, output ``probabilities`` ``[N, 10]``;
 3. run ONNX Runtime and torch on the same images (1,000 MNIST test digits, or seeded synthetic images where
    MNIST is absent) and refuse to write unless the largest probability difference is within `TOLERANCE`;
-4. attach the metadata (``metadata_props["digitreader"]``, JSON, see `FORMAT`) and write the file atomically
+4. with `int8`: quantise the checked float graph (`quantize.py`: static QDQ, calibrated on MNIST training
+   digits) and refuse to write unless it reads the check images like the float graph (`quantize.passes`);
+5. attach the metadata (``metadata_props["digitreader"]``, JSON, see `FORMAT`) and write the file atomically
    (temp file beside it, then `os.replace`): a failed export never leaves a partial or unchecked file.
 
 Optionally `write_card` writes the JSON card the bundled model carries (see ``weights/README.md``).
@@ -53,9 +55,10 @@ class ExportResult:
     metadata: dict[str, Any]
     images_checked: int
     check_data: str  # "MNIST test" or "synthetic"
-    max_abs_diff: float
+    max_abs_diff: float  # of the float graph against torch (int8: see `quantization`)
     argmax_agreement: float  # fraction of checked images where ONNX and torch pick the same digit
-    accuracy: float | None  # ONNX accuracy on the checked MNIST images (None without labels)
+    accuracy: float | None  # the written graph's accuracy on the checked MNIST images (None without labels)
+    quantization: dict[str, Any] | None = None  # the int8 record (see `quantize.record`); None for float
 
 
 def export_onnx(
@@ -65,13 +68,16 @@ def export_onnx(
     data_dir: str | os.PathLike[str] | None = None,
     n_check: int = N_CHECK,
     tolerance: float = TOLERANCE,
+    int8: bool = False,
 ) -> ExportResult:
     """Export `checkpoint` to `out` (ONNX + metadata), checked against torch on `n_check` images.
 
-    Raises `ModelError` (one line naming the file) when the checkpoint cannot be used or the exported model
-    disagrees with torch by more than `tolerance`; `out` is then left untouched.
+    `int8`: write the float graph quantised to 8 bits instead, calibrated on MNIST training digits from
+    `data_dir` and checked against the float graph (see `export_model`). Raises `ModelError` (one line naming
+    the file) when the checkpoint cannot be used or a check fails; `out` is then left untouched.
     """
     from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
+    from digitreader.training.quantize import calibration_images
 
     source = Path(checkpoint)
     ckpt = load_checkpoint(source)
@@ -93,7 +99,15 @@ def export_onnx(
     }
     images, labels, check_data = check_images(data_dir, n_check)
     return export_model(
-        model, out, metadata, images=images, labels=labels, check_data=check_data, tolerance=tolerance
+        model,
+        out,
+        metadata,
+        images=images,
+        labels=labels,
+        check_data=check_data,
+        tolerance=tolerance,
+        int8=int8,
+        calibration=calibration_images(data_dir) if int8 else None,
     )
 
 
@@ -106,11 +120,18 @@ def export_model(
     labels: np.ndarray | None = None,
     check_data: str = "given",
     tolerance: float = TOLERANCE,
+    int8: bool = False,
+    calibration: tuple[np.ndarray, str] | None = None,
 ) -> ExportResult:
     """Export a torch `model` (logits, input [N, 1, 28, 28] in [0, 1]) with softmax to `out`, checked.
 
     `images` are uint8 `(N, 28, 28)` digit images (ink bright) used for the check; `labels` (optional) give
     the accuracy recorded in the metadata. The file is written only when the check passes.
+
+    `int8`: the checked float graph is quantised (`quantize.quantize_int8`) with `calibration` (uint8 images
+    and their source's name; default `quantize.calibration_images(None)`), and the int8 graph is written
+    only when it agrees with the float graph on `images` (argmax >= `quantize.MIN_AGREEMENT`, max |prob
+    difference| <= `quantize.MAX_PROB_DIFF`) and its batch is still dynamic.
     """
     import torch
 
@@ -128,12 +149,21 @@ def export_model(
             f"{out_path}: not written: ONNX Runtime and torch differ by {diff:.3g} on {len(batch)} "
             f"{check_data} images (tolerance {tolerance:g})"
         )
-    # The dynamic batch really is dynamic: one image and an odd count give the same answers.
-    for n in (1, 7):
-        small = _run_onnx(proto_bytes, batch[:n], out_path)
-        if float(np.abs(small - got[:n]).max()) > tolerance:
-            raise ModelError(f"{out_path}: not written: batch of {n} differs from the full batch")
+    _check_dynamic_batch(proto_bytes, batch, got, tolerance, out_path)
     accuracy = None if labels is None else float((got.argmax(1) == labels[: len(got)]).mean())
+    quantization = None
+    if int8:
+        from digitreader.training import quantize
+
+        try:
+            calibration = calibration if calibration is not None else quantize.calibration_images(None)
+            proto_bytes, got, quantization = quantize.quantize_checked(
+                proto_bytes, batch, got, calibration, accuracy
+            )
+        except ModelError as exc:  # quantize's errors give the reason; the file is named here
+            raise ModelError(f"{out_path}: not written: {exc}") from None
+        _check_dynamic_batch(proto_bytes, batch, got, tolerance, out_path)
+        accuracy = None if labels is None else float((got.argmax(1) == labels[: len(got)]).mean())
     metadata = dict(metadata)
     metadata.setdefault("format", FORMAT)
     metadata.setdefault("labels", list(range(10)))
@@ -147,6 +177,8 @@ def export_model(
         "opset": OPSET,
         "exported_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    if quantization is not None:
+        metadata["export"]["quantization"] = quantization
     data = _with_metadata(proto_bytes, metadata)
     _atomic_write(out_path, data)
     log.info("wrote %s (max |ONNX - torch| = %.2g on %d images)", out_path, diff, len(batch))
@@ -159,7 +191,18 @@ def export_model(
         max_abs_diff=diff,
         argmax_agreement=agreement,
         accuracy=accuracy,
+        quantization=quantization,
     )
+
+
+def _check_dynamic_batch(
+    model_bytes: bytes, batch: np.ndarray, full: np.ndarray, tolerance: float, out_path: Path
+) -> None:
+    """The dynamic batch really is dynamic: one image and an odd count give the full batch's answers."""
+    for n in (1, 7):
+        small = _run_onnx(model_bytes, batch[:n], out_path)
+        if float(np.abs(small - full[:n]).max()) > tolerance:
+            raise ModelError(f"{out_path}: not written: batch of {n} differs from the full batch")
 
 
 def check_images(data_dir: str | os.PathLike[str] | None, n: int = N_CHECK) -> tuple[np.ndarray, Any, str]:
