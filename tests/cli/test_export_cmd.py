@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from digitreader.cli import main
+from digitreader.data.idx import read_idx
 from digitreader.models.registry import build_model
 from digitreader.training.checkpoint import save_checkpoint
 from digitreader.training.export import sha256_file
@@ -66,3 +69,38 @@ def test_says_when_the_check_ran_without_mnist(
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "on 20 synthetic images" in printed and f"MNIST test files not found in {empty}" in printed
+
+
+def test_int8_export_end_to_end(
+    trained_checkpoint: Path, tmp_path: Path, tiny_mnist_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, card = tmp_path / "q.onnx", tmp_path / "q.json"
+    argv = ["export", str(trained_checkpoint), "--int8", "--out", str(out), "--card", str(card)]
+    assert main([*argv, "--data-dir", str(tiny_mnist_dir), "--check", "100"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out} (sha256 " in printed and ", int8): float graph max |ONNX - torch| = " in printed
+    assert "on 100 MNIST test images; int8 vs float: argmax agreement 100.00%" in printed
+    assert "(calibrated on 512 MNIST train images)" in printed
+    body = json.loads(card.read_text())
+    assert body["sha256"] == sha256_file(out) and "--int8" in body["command"].split()
+    assert body["export_check"]["quantization"]["calibration_data"] == "MNIST train"
+
+    # The int8 file is read like any model.
+    digit = tmp_path / "digit.png"
+    Image.fromarray(np.pad(read_idx(tiny_mnist_dir / "t10k-images-idx3-ubyte.gz")[0], 20)).save(digit)
+    assert main(["read", str(digit), "--mode", "digit", "--model", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"{digit}: ")
+
+
+def test_int8_refusal_exits_2_one_line(
+    tmp_path: Path, tiny_mnist_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.manual_seed(0)
+    model = build_model("softmax")  # all Gemm: nothing for int8 to quantise
+    softmax = save_checkpoint(tmp_path / "s.pt", model_name="softmax", model=model, recipe={})
+    out = tmp_path / "s.onnx"
+    argv = ["export", str(softmax), "--int8", "--out", str(out), "--data-dir", str(tiny_mnist_dir)]
+    assert main([*argv, "--check", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"digits: error: {out}: not written: ") and err.count("\n") == 1
+    assert "export without --int8" in err and not out.exists()

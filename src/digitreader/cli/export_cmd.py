@@ -27,6 +27,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--check", type=int, default=1000, metavar="N", help="images compared (default 1000)")
     p.add_argument(
+        "--int8",
+        action="store_true",
+        help="write the model quantised to 8 bits (static, calibrated on 512 MNIST training digits): "
+        "a quarter of the size and faster to read; written only when it picks the same digit as the "
+        "checked float graph on >= 99.8%% of the check images, probabilities within 0.05",
+    )
+    p.add_argument(
         "--card", metavar="CARD.json", help="also write a model card (the format of weights/default.json)"
     )
     p.add_argument(
@@ -43,15 +50,26 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.check < 1:
         raise DigitreaderError(f"--check {args.check}: must be at least 1")
+    options = {"data_dir": args.data_dir, "n_check": args.check, "int8": args.int8}
     if len(args.checkpoints) > 1:
-        result = export_ensemble_onnx(args.checkpoints, args.out, data_dir=args.data_dir, n_check=args.check)
+        result = export_ensemble_onnx(args.checkpoints, args.out, **options)
     else:
-        result = export_onnx(args.checkpoints[0], args.out, data_dir=args.data_dir, n_check=args.check)
+        result = export_onnx(args.checkpoints[0], args.out, **options)
     accuracy = "" if result.accuracy is None else f", accuracy {result.accuracy:.2%}"
-    print(
-        f"wrote {result.path} (sha256 {result.sha256[:12]}): max |ONNX - torch| = {result.max_abs_diff:.2g} "
-        f"on {result.images_checked} {result.check_data} images{accuracy}"
-    )
+    checked = f"on {result.images_checked} {result.check_data} images"
+    q = result.quantization
+    if q is None:
+        print(
+            f"wrote {result.path} (sha256 {result.sha256[:12]}): max |ONNX - torch| = "
+            f"{result.max_abs_diff:.2g} {checked}{accuracy}"
+        )
+    else:
+        print(
+            f"wrote {result.path} (sha256 {result.sha256[:12]}, int8): float graph max |ONNX - torch| = "
+            f"{result.max_abs_diff:.2g} {checked}; int8 vs float: argmax agreement "
+            f"{q['argmax_agreement_vs_float']:.2%}, max |prob diff| {q['max_abs_diff_vs_float']:.2g} "
+            f"(calibrated on {q['calibration_images']} {q['calibration_data']} images){accuracy}"
+        )
     if result.check_data != "MNIST test":
         from digitreader.data.mnist import resolve_data_dir
 
@@ -60,7 +78,10 @@ def _run(args: argparse.Namespace) -> int:
             "images only (pass --data-dir or set $DIGITREADER_DATA to check on real digits)"
         )
     if args.card:
-        command = shlex.join(["digits", "export", *args.checkpoints, "--out", args.out, "--card", args.card])
+        int8 = ["--int8"] if args.int8 else []
+        command = shlex.join(
+            ["digits", "export", *args.checkpoints, *int8, "--out", args.out, "--card", args.card]
+        )
         write_card(result, args.card, command=command, data=args.data, notes=args.notes)
         print(f"wrote {args.card}")
     return 0
