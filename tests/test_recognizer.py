@@ -319,7 +319,7 @@ def test_reading_never_imports_torch(tmp_path: Path) -> None:
         f"r = Recognizer.load(); t = r.read({str(EXAMPLES / 'cheque_4096.jpg')!r}).text\n"
         "from digitreader.cli import main\n"
         f"main(['read', {str(EXAMPLES / 'digit_7_photo.jpg')!r}])\n"
-        "heavy = sorted(m for m in ('torch', 'fastapi', 'matplotlib', 'scipy') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('torch', 'onnx', 'fastapi', 'matplotlib', 'scipy') if m in sys.modules)\n"
         "print('HEAVY', heavy, t)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
