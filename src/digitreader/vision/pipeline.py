@@ -21,7 +21,7 @@ import numpy as np
 
 from digitreader.errors import DigitreaderError
 from digitreader.vision.lines import ink_mask
-from digitreader.vision.preprocess import downscale, ink_map, single_digit_from_ink
+from digitreader.vision.preprocess import downscale, ink_map, single_digit_candidates
 from digitreader.vision.segment import Box, Classify, Region, locate_digits
 
 log = logging.getLogger(__name__)
@@ -69,24 +69,33 @@ def _to_input(box: Box, scale: float, shape: tuple[int, int]) -> Box:
     return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
 
-def _one_digit(small: np.ndarray, scale: float) -> tuple[list[list[Region]], float]:
+def _one_digit(
+    small: np.ndarray, scale: float, classify: Classify | None
+) -> tuple[list[list[Region]], float]:
     """Digit mode: the digit of an analysis copy, and the scale its box is in (see `_DIGIT_SIDE`)."""
     quick, f = downscale(small, _DIGIT_SIDE)
     if f < 1.0:
-        found = _single(ink_map(quick))
+        found = _single(ink_map(quick), classify)
         if found and max(found[0][0].box[2:]) >= _DIGIT_MIN_SIDE:
             return found, scale * f
-    return _single(ink_map(small)), scale
+    return _single(ink_map(small), classify), scale
 
 
-def _single(ink: np.ndarray) -> list[list[Region]]:
+def _single(ink: np.ndarray, classify: Classify | None) -> list[list[Region]]:
     if not ink.any():
         return []  # a blank picture: no digit to look for
-    found = single_digit_from_ink(ink)
-    if found is None:
+    found = single_digit_candidates(ink)
+    if not found:
         return []
-    image, box = found
-    return [[Region(set(), 0, 0, box=box, image=image)]]
+    if len(found) == 1 or classify is None:
+        image, box = found[0]
+        return [[Region(set(), 0, 0, box=box, image=image)]]
+    # A line spanning the picture touched the digit: with it erased, or as part of the digit (a tight
+    # crop)? The reading the classifier is surer of.
+    probs = np.asarray(classify(np.stack([image for image, _ in found])), dtype=np.float32)
+    best = int(np.argmax(probs.max(axis=1)))
+    image, box = found[best]
+    return [[Region(set(), 0, 0, box=box, image=image, probs=probs[best])]]
 
 
 def _confidence(regions: list[Region], classify: Classify) -> float:
@@ -138,7 +147,7 @@ def choose_mode(ink: np.ndarray, classify: Classify | None) -> Mode:
         return "digit"
     if classify is None:
         return "digit" if count == 1 else "number"
-    single = _single(ink)
+    single = _single(ink, classify)
     regions = [r for line in locate_digits(ink, classify) for r in line]
     if not single or len(regions) < 2:
         return "digit" if single else "number"
@@ -161,14 +170,14 @@ def find_digits(
         raise DigitreaderError(f"image of shape {gray.shape} and dtype {gray.dtype}: expected 2-D uint8 gray")
     small, scale = _analysis_copy(gray)
     if mode == "digit":
-        lines, scale = _one_digit(small, scale)
+        lines, scale = _one_digit(small, scale, classify)
     else:
         ink = ink_map(small)
         if not ink.any():
             return []
         if mode == "auto":
             mode = choose_mode(ink, classify)
-        lines = _single(ink) if mode == "digit" else locate_digits(ink, classify)
+        lines = _single(ink, classify) if mode == "digit" else locate_digits(ink, classify)
     log.debug("%s mode: %s digits per line", mode, [len(line) for line in lines])
     shape = (gray.shape[0], gray.shape[1])
     return [

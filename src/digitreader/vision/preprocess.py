@@ -324,15 +324,41 @@ def digit_mask(ink: np.ndarray) -> np.ndarray | None:
     return wanted[labels]
 
 
-def single_digit_from_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
-    """The one digit of an ink map, prepared, and its ink box (x, y, w, h) in the map's pixels; None if none.
+def single_digit_candidates(ink: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+    """Readings of an ink map that holds one digit: (prepared 28x28, ink box in the map's pixels) each.
 
-    Printed lines much longer than the digit is tall (ruled paper, an underline) are removed first.
+    The first has the printed lines that span the picture removed (ruled paper, an underline). When such a
+    line touched the digit, a second keeps it: in a tight crop a digit's own stroke can span the picture
+    too (the bar of a 7, the stem of a 4), and only the classifier can tell which reading is a digit.
+    Empty when there is no digit.
     """
     binary, _, removed = ink_mask(ink, single=True)
     # A "line" holding most of the ink is the digit itself (a tall 1 filling a tight crop).
-    if removed.any() and np.count_nonzero(removed) < 0.5 * np.count_nonzero(binary | removed):
-        ink = np.where(cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0, 0, ink)
+    if not removed.any() or np.count_nonzero(removed) >= 0.5 * np.count_nonzero(binary | removed):
+        found = _digit_of(ink)
+        return [] if found is None else [found]
+    grown = cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    erased = _digit_of(np.where(grown, 0, ink))
+    kept = _digit_of(ink)
+    if erased is None:
+        return [] if kept is None else [kept]
+    if kept is None or kept[1] == erased[1]:  # the line never touched the digit: one reading
+        return [erased]
+    return [erased, kept]
+
+
+def single_digit_from_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """The one digit of an ink map, prepared, and its ink box (x, y, w, h) in the map's pixels; None if none.
+
+    Printed lines much longer than the digit is tall (ruled paper, an underline) are removed first
+    (without a classifier to ask, the first of `single_digit_candidates`).
+    """
+    found = single_digit_candidates(ink)
+    return found[0] if found else None
+
+
+def _digit_of(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """The digit's components of an ink map, cropped with their anti-aliased rim and prepared; and its box."""
     mask = digit_mask(ink)
     if mask is None:
         return None
