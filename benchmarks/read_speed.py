@@ -8,9 +8,11 @@ side by side. What is measured:
 - latency of one `Recognizer.read(path)` (load + locate + classify), p50 and p99 over `--runs` warm calls,
   for a single digit (examples/digit_7_photo.jpg) and a number (examples/cheque_4096.jpg);
 - throughput in digits/s of the classifier alone on MNIST test digits in batches of `--batch`, through ONNX
-  Runtime and through torch eager (`torch.inference_mode`), same threads, same weights: the torch module
-  is built from `--checkpoint` when given, else it is the bundled model's registry architecture (or "cnn")
-  with fresh weights (same computation and cost); it is exported here, checked against torch, and both run;
+  Runtime (the float graph, and the same graph quantised to int8) and through torch eager
+  (`torch.inference_mode`), same threads, same weights: the torch module is built from `--checkpoint` when
+  given, else it is the bundled model's registry architecture (or "cnn") with fresh weights (same
+  computation and cost); it is exported here, checked against torch, quantised by `digits export --int8`'s
+  own `quantize.quantize_int8` (calibrated on MNIST training digits), and all three run on the same inputs;
 - the wall time of a cold `digits read examples/digit_7_photo.jpg` (a new process each time), median of
   `--cold-runs`, next to a bare `python -c pass` for the interpreter's own start.
 
@@ -39,8 +41,9 @@ REPO = Path(__file__).resolve().parents[1]
 SINGLE = REPO / "examples" / "digit_7_photo.jpg"
 NUMBER = REPO / "examples" / "cheque_4096.jpg"
 
-# The reference run: the bundled cnn (commit 4c43b4b) and its checkpoint, on the shared 2-core dev VM
-# (Xeon 2.5 GHz) while it was busy (load average ~8): CPU-clock figures only, its wall times meant nothing.
+# The reference run: the bundled cnn (its float graph, commit 4c43b4b) and its checkpoint, on the shared
+# 2-core dev VM (Xeon 2.5 GHz) while it was busy (load average ~8): CPU-clock figures only, its wall times
+# meant nothing. The int8 rows came later and were not part of it.
 # Command: python -m benchmarks.read_speed --checkpoint runs/cnn-bundle/best.pt --runs 20 --cold-runs 5
 #          --digits 2048
 REFERENCE: dict[str, str] = {
@@ -49,6 +52,10 @@ REFERENCE: dict[str, str] = {
     "ratio_1t_b1": "1,420 / 408 = 3.5x",
     "ratio_1t_b16": "2,697 / 1,027 = 2.6x",
     "ratio_1t_b256": "2,042 / 1,033 = 2.0x",
+    "int8_1t_b1": "not measured in the reference run",
+    "int8_1t_b16": "not measured in the reference run",
+    "int8_1t_b256": "not measured in the reference run",
+    "int8_2t_b256": "not measured in the reference run",
     "cold": "CPU 0.63 s (median of 5)",
 }
 
@@ -103,17 +110,21 @@ def throughput(fn: Any, digits: np.ndarray, batch: int, *, cpu: bool, repeats: i
 def same_model_both_ways(
     recognizer: Recognizer, checkpoint: str | None, digits: np.ndarray, tmp: Path
 ) -> Any:
-    """A torch module and an ONNX Runtime engine holding the very same weights, and a note on their origin.
+    """A torch module and ONNX Runtime engines holding the very same weights, and notes on their origin.
 
     From `checkpoint` when given; else the registry architecture of the bundled model (or "cnn" when its
     name is not in the registry) with fresh weights: the same computation and cost as the bundled model.
-    Either way the module is exported here (checked against torch) so both sides run identical weights.
+    Either way the module is exported here (checked against torch) so both sides run identical weights, and
+    that float graph is quantised to int8 as `digits export --int8` does (`quantize.quantize_int8`; not
+    refused here when it disagrees: a fresh model's near-uniform probabilities flip, the cost does not).
+    Engines: ``{"float": {threads: engine}, "int8": {threads: engine}}``.
     """
     import torch
 
     from digitreader.models.registry import get_spec
     from digitreader.onnx_engine import OnnxEngine
     from digitreader.training.export import export_model
+    from digitreader.training.quantize import calibration_images, quantize_int8
 
     if checkpoint:
         from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
@@ -130,10 +141,18 @@ def same_model_both_ways(
         torch.manual_seed(0)
         module = spec.build(config).eval()
         note = f"registry {name!r}, fresh weights"
-    path = tmp / "bench.onnx"
+    path, int8_path = tmp / "bench.onnx", tmp / "bench-int8.onnx"
     export_model(module, path, {"model": name}, images=digits[:256], check_data="benchmark digits")
-    engines = {n: OnnxEngine.load(path, threads=n) for n in sorted({1, available_cpus()})}
-    return module, engines, note
+    calibration, source = calibration_images(None)
+    int8_path.write_bytes(quantize_int8(path.read_bytes(), calibration))
+    counts = sorted({1, available_cpus()})
+    engines = {
+        kind: {n: OnnxEngine.load(p, threads=n) for n in counts}
+        for kind, p in (("float", path), ("int8", int8_path))
+    }
+    same = engines["int8"][1].classify(digits).argmax(1) == engines["float"][1].classify(digits).argmax(1)
+    int8_note = f"calibrated on {len(calibration)} {source} images; same digit as float on {same.mean():.2%}"
+    return module, engines, note, int8_note
 
 
 def cold_runs(runs: int) -> tuple[float, float, float, float]:
@@ -197,30 +216,41 @@ def main() -> None:
 
     digits = mnist_digits(args.digits)
     with tempfile.TemporaryDirectory() as tmp:
-        model, engines, origin = same_model_both_ways(recognizer, args.checkpoint, digits, Path(tmp))
+        model, engines, origin, int8_note = same_model_both_ways(
+            recognizer, args.checkpoint, digits, Path(tmp)
+        )
 
         def torch_classify(batch: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
                 x = torch.from_numpy(batch.astype(np.float32)[:, None] / 255.0)
                 return torch.softmax(model(x), dim=1).numpy()
 
+        def compare(n_threads: int, batch: int, inputs: np.ndarray, cpu: bool, clock: str) -> None:
+            """Rows for ORT float and ORT int8 against torch eager: same inputs, threads and batch size."""
+            rates = {
+                kind: throughput(engines[kind][n_threads].classify, inputs, batch, cpu=cpu)
+                for kind in engines
+            }
+            torch_rate = throughput(torch_classify, inputs, batch, cpu=cpu)
+            where = f"{n_threads} thread{'s' if n_threads > 1 else ''} ({clock}), batch {batch}"
+            for key, kind, label in (
+                ("ratio", "float", "ONNX Runtime"),
+                ("int8", "int8", "ONNX Runtime int8"),
+            ):
+                what = f"{where}: {label} / torch eager digits/s"
+                value = f"{rates[kind]:,.0f} / {torch_rate:,.0f} = {rates[kind] / torch_rate:.1f}x"
+                rows.append((f"{key}_{n_threads}t_b{batch}", what, value))
+
         torch.set_num_threads(1)
         for batch in sorted({1, 16, args.batch}):
-            n = digits[: 256 if batch == 1 else len(digits)]
-            ort_rate = throughput(engines[1].classify, n, batch, cpu=True)
-            torch_rate = throughput(torch_classify, n, batch, cpu=True)
-            what = f"1 thread (CPU clock), batch {batch}: ONNX Runtime / torch eager digits/s"
-            value = f"{ort_rate:,.0f} / {torch_rate:,.0f} = {ort_rate / torch_rate:.1f}x"
-            rows.append((f"ratio_1t_b{batch}", what, value))
+            compare(1, batch, digits[: 256 if batch == 1 else len(digits)], True, "CPU clock")
         torch.set_num_threads(threads)
-        ort_rate = throughput(engines[threads].classify, digits, args.batch, cpu=False)
-        torch_rate = throughput(torch_classify, digits, args.batch, cpu=False)
-        what = f"{threads} threads (wall clock), batch {args.batch}: ONNX Runtime / torch eager digits/s"
-        value = f"{ort_rate:,.0f} / {torch_rate:,.0f} = {ort_rate / torch_rate:.1f}x"
-        rows.append((f"ratio_{threads}t_b{args.batch}", what, value))
+        compare(threads, args.batch, digits, False, "wall clock")
 
     rows += cold_rows
-    print(f"model {recognizer.model_name} ({recognizer.path.name}); torch model: {origin}")
+    int8 = ", int8" if (recognizer.metadata.get("export") or {}).get("quantization") else ""
+    print(f"model {recognizer.model_name} ({recognizer.path.name}{int8}); torch model: {origin}")
+    print(f"int8 graph: that model's float graph quantised as `digits export --int8` does, {int8_note}")
     print(f"{threads} CPU threads, onnxruntime {_ort_version()}, torch {torch.__version__}")
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"load average at the end: {load} (wall times are only meaningful on a quiet machine)")
