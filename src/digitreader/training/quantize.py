@@ -6,8 +6,9 @@ Steps, in order (`export.export_model` runs them after the float graph has passe
 2. `quantize_int8`: ONNX Runtime's pre-processing (shape inference, graph clean-up), then static QDQ
    quantisation: weights int8 per output channel, activations uint8 with ranges from the calibration images
    (MinMax); Softmax and Gemm stay float;
-3. `compare`: the int8 graph against the float graph on the check images; `export_model` refuses to write
-   unless argmax agreement >= `MIN_AGREEMENT` and max |prob difference| <= `MAX_PROB_DIFF`.
+3. `quantize_checked`: the int8 graph against the float graph on the check images, refused (`ModelError`,
+   so `export_model` writes nothing) unless argmax agreement >= `MIN_AGREEMENT` and max |prob difference|
+   <= `MAX_PROB_DIFF`.
 
 ONNX Runtime runs QDQ graphs natively (it fuses them into int8 kernels), so the reading path needs nothing
 new. Measured on the bundled cnn, 1 ORT thread: 2.3x the float graph's digits/s at batch 1, 2.2x at 16,
