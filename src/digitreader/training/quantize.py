@@ -44,7 +44,10 @@ MAX_PROB_DIFF = 0.05
 # The 10-way last layer (Gemm) stays float: a sliver of the work, and on the bundled cnn quantising it too
 # moved probabilities further from the float graph (max |diff| 0.026 against 0.020, same argmax).
 FLOAT_OPS = ("Softmax", "Gemm")
-SCHEME = "QDQ static: int8 weights per channel, uint8 activations (MinMax calibration); Gemm, Softmax float"
+SCHEME = (
+    "QDQ static: int8 weights per channel (7-bit range), uint8 activations (MinMax calibration); "
+    "Gemm, Softmax float"
+)
 
 
 def calibration_images(
@@ -102,6 +105,11 @@ def quantize_int8(model_bytes: bytes, calibration: np.ndarray) -> bytes:
                     Reader(),
                     quant_format=QuantFormat.QDQ,
                     per_channel=True,
+                    # 7-bit weights: without VNNI (AVX2, AVX-512 before Cascade Lake) ONNX Runtime's
+                    # uint8 x int8 kernels can saturate on full-range weights, and the check below runs
+                    # only on the exporting machine. Same speed here; the bundled cnn's largest
+                    # probability change vs float goes from 0.020 to 0.041, argmax agreement still 100%.
+                    reduce_range=True,
                     activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8,
                     nodes_to_exclude=keep_float,
