@@ -31,6 +31,15 @@ def _metadata(path: Path) -> dict:
     return json.loads(session.get_modelmeta().custom_metadata_map["digitreader"])
 
 
+def _written_accuracy(path: Path, mnist: Path, n: int) -> float:
+    """Accuracy of the ONNX file at `path` on the first `n` test digits of `mnist`, read back from disk."""
+    images = read_idx(mnist / "t10k-images-idx3-ubyte.gz")[:n]
+    labels = read_idx(mnist / "t10k-labels-idx1-ubyte.gz")[:n]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (probs,) = session.run(None, {"image": images.astype(np.float32)[:, None] / 255.0})
+    return float((probs.argmax(1) == labels).mean())
+
+
 def _int8_weights(path: Path) -> int:
     return sum(t.data_type == onnx.TensorProto.INT8 for t in onnx.load(str(path)).graph.initializer)
 
@@ -56,37 +65,34 @@ def test_int8_export_is_smaller_checked_and_readable(
     assert 0 < q["max_abs_diff_vs_float"] <= quantize.MAX_PROB_DIFF  # really rounded, within bounds
     assert q["float_onnx_accuracy"] == plain.accuracy
     # onnx_accuracy is the written int8 graph's own, recomputed here from the file.
-    images = read_idx(tiny_mnist_dir / "t10k-images-idx3-ubyte.gz")[:200]
-    labels = read_idx(tiny_mnist_dir / "t10k-labels-idx1-ubyte.gz")[:200]
-    session = ort.InferenceSession(str(int8_out), providers=["CPUExecutionProvider"])
-    (probs,) = session.run(None, {"image": images.astype(np.float32)[:, None] / 255.0})
-    assert export["onnx_accuracy"] == result.accuracy == float((probs.argmax(1) == labels).mean())
+    assert export["onnx_accuracy"] == result.accuracy == _written_accuracy(int8_out, tiny_mnist_dir, 200)
 
     # The reading path loads it as any model and reads with it.
     recognizer = Recognizer.load(int8_out, threads=1)
     assert recognizer.metadata["export"]["quantization"]["scheme"] == quantize.SCHEME
     page = np.full((60, 60), 255, np.uint8)
-    page[16:44, 16:44] = 255 - images[0]
+    page[16:44, 16:44] = 255 - read_idx(tiny_mnist_dir / "t10k-images-idx3-ubyte.gz")[0]
     reading = recognizer.read(page, mode="digit")
     assert len(reading.digits) == 1 and 0 <= reading.digits[0].label <= 9
     assert list(tmp_path.glob(".*tmp")) == []
 
 
-def _fresh_float_graph(tmp_path: Path, tiny_mnist_dir: Path) -> bytes:
-    """A different (untrained) model's checked float graph: it reads digits unlike the trained one."""
+@pytest.fixture()
+def quantises_another_model(tmp_path: Path, tiny_mnist_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quantiser returns a real int8 graph, but of a different (untrained) model: it reads digits unlike
+    the trained one, so the check against the float graph must catch it."""
     torch.manual_seed(1)
     other = save_checkpoint(tmp_path / "other.pt", model_name="fast", model=build_model("fast"), recipe={})
     export_onnx(other, tmp_path / "other.onnx", data_dir=tiny_mnist_dir, n_check=10)
-    return (tmp_path / "other.onnx").read_bytes()
-
-
-def test_refuses_an_int8_graph_that_reads_differently(
-    tmp_path: Path, tiny_mnist_dir: Path, trained_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    other = _fresh_float_graph(tmp_path, tiny_mnist_dir)
+    other_bytes = (tmp_path / "other.onnx").read_bytes()
     real = quantize.quantize_int8
-    # The quantiser's result is a real int8 graph, but of another model: the check must catch it.
-    monkeypatch.setattr(quantize, "quantize_int8", lambda _float, calibration: real(other, calibration))
+    monkeypatch.setattr(quantize, "quantize_int8", lambda _float, calibration: real(other_bytes, calibration))
+
+
+@pytest.mark.usefixtures("quantises_another_model")
+def test_refuses_an_int8_graph_that_reads_differently(
+    tmp_path: Path, tiny_mnist_dir: Path, trained_checkpoint: Path
+) -> None:
     out = tmp_path / "m.onnx"
     out.write_bytes(b"previous model")
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -99,22 +105,16 @@ def test_refuses_an_int8_graph_that_reads_differently(
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.usefixtures("quantises_another_model")
 def test_recorded_accuracy_is_the_written_graphs(
     tmp_path: Path, tiny_mnist_dir: Path, trained_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # With the bounds opened, a graph that reads unlike the float one is written: its accuracy is recorded.
-    other = _fresh_float_graph(tmp_path, tiny_mnist_dir)
-    real = quantize.quantize_int8
-    monkeypatch.setattr(quantize, "quantize_int8", lambda _float, calibration: real(other, calibration))
     monkeypatch.setattr(quantize, "MIN_AGREEMENT", 0.0)
     monkeypatch.setattr(quantize, "MAX_PROB_DIFF", 1.0)
     out = tmp_path / "m.onnx"
     result = export_onnx(trained_checkpoint, out, data_dir=tiny_mnist_dir, n_check=100, int8=True)
-    images = read_idx(tiny_mnist_dir / "t10k-images-idx3-ubyte.gz")[:100]
-    labels = read_idx(tiny_mnist_dir / "t10k-labels-idx1-ubyte.gz")[:100]
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    (probs,) = session.run(None, {"image": images.astype(np.float32)[:, None] / 255.0})
-    written = float((probs.argmax(1) == labels).mean())
+    written = _written_accuracy(out, tiny_mnist_dir, 100)
     export = _metadata(out)["export"]
     assert export["onnx_accuracy"] == result.accuracy == written
     assert written != export["quantization"]["float_onnx_accuracy"]

@@ -28,11 +28,9 @@ from digitreader.training.export import (
     N_CHECK,
     TOLERANCE,
     ExportResult,
-    check_images,
-    export_model,
+    export_with_data,
     sha256_file,
 )
-from digitreader.training.quantize import calibration_images
 
 # Preprocessing entries that live inside each member's graph and may differ between members.
 _PER_MEMBER = ("mean", "std")
@@ -113,18 +111,7 @@ def export_ensemble_onnx(
         "members": listed,
         "source": {"checkpoints": [m["checkpoint"] for m in listed]},
     }
-    images, labels, check_data = check_images(data_dir, n_check)
-    return export_model(
-        ensemble,
-        out,
-        metadata,
-        images=images,
-        labels=labels,
-        check_data=check_data,
-        tolerance=tolerance,
-        int8=int8,
-        calibration=calibration_images(data_dir) if int8 else None,
-    )
+    return export_with_data(ensemble, out, metadata, data_dir, n_check, tolerance, int8)
 
 
 def _plain(value: Any) -> Any:

@@ -77,7 +77,6 @@ def export_onnx(
     the file) when the checkpoint cannot be used or a check fails; `out` is then left untouched.
     """
     from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
-    from digitreader.training.quantize import calibration_images
 
     source = Path(checkpoint)
     ckpt = load_checkpoint(source)
@@ -97,6 +96,22 @@ def export_onnx(
             "step": ckpt.step,
         },
     }
+    return export_with_data(model, out, metadata, data_dir, n_check, tolerance, int8)
+
+
+def export_with_data(
+    model: Any,
+    out: str | os.PathLike[str],
+    metadata: dict[str, Any],
+    data_dir: str | os.PathLike[str] | None,
+    n_check: int,
+    tolerance: float,
+    int8: bool,
+) -> ExportResult:
+    """`export_model` checked on `n_check` images from `data_dir` (`check_images`), and with `int8`
+    calibrated on its MNIST training digits (`quantize.calibration_images`)."""
+    from digitreader.training.quantize import calibration_images
+
     images, labels, check_data = check_images(data_dir, n_check)
     return export_model(
         model,
@@ -141,7 +156,7 @@ def export_model(
     batch = images.astype(np.float32)[:, None] / 255.0
     with torch.inference_mode():
         expected = wrapped(torch.from_numpy(batch)).numpy()
-    got = _run_onnx(proto_bytes, batch, out_path)
+    got = run_onnx(proto_bytes, batch, out_path)
     diff = float(np.abs(got - expected).max())
     agreement = float((got.argmax(1) == expected.argmax(1)).mean())
     if not np.isfinite(diff) or diff > tolerance:
@@ -150,20 +165,17 @@ def export_model(
             f"{check_data} images (tolerance {tolerance:g})"
         )
     _check_dynamic_batch(proto_bytes, batch, got, tolerance, out_path)
-    accuracy = None if labels is None else float((got.argmax(1) == labels[: len(got)]).mean())
+    accuracy = _accuracy(got, labels)
     quantization = None
     if int8:
         from digitreader.training import quantize
 
-        try:
-            calibration = calibration if calibration is not None else quantize.calibration_images(None)
-            proto_bytes, got, quantization = quantize.quantize_checked(
-                proto_bytes, batch, got, calibration, accuracy
-            )
-        except ModelError as exc:  # quantize's errors give the reason; the file is named here
-            raise ModelError(f"{out_path}: not written: {exc}") from None
+        calibration = calibration if calibration is not None else quantize.calibration_images(None)
+        proto_bytes, got, quantization = quantize.quantize_checked(
+            proto_bytes, batch, got, calibration, accuracy, out_path
+        )
         _check_dynamic_batch(proto_bytes, batch, got, tolerance, out_path)
-        accuracy = None if labels is None else float((got.argmax(1) == labels[: len(got)]).mean())
+        accuracy = _accuracy(got, labels)
     metadata = dict(metadata)
     metadata.setdefault("format", FORMAT)
     metadata.setdefault("labels", list(range(10)))
@@ -195,12 +207,17 @@ def export_model(
     )
 
 
+def _accuracy(probs: np.ndarray, labels: np.ndarray | None) -> float | None:
+    """Fraction of the checked images read right (None without labels)."""
+    return None if labels is None else float((probs.argmax(1) == labels[: len(probs)]).mean())
+
+
 def _check_dynamic_batch(
     model_bytes: bytes, batch: np.ndarray, full: np.ndarray, tolerance: float, out_path: Path
 ) -> None:
     """The dynamic batch really is dynamic: one image and an odd count give the full batch's answers."""
     for n in (1, 7):
-        small = _run_onnx(model_bytes, batch[:n], out_path)
+        small = run_onnx(model_bytes, batch[:n], out_path)
         if float(np.abs(small - full[:n]).max()) > tolerance:
             raise ModelError(f"{out_path}: not written: batch of {n} differs from the full batch")
 
@@ -332,7 +349,8 @@ def _export_bytes(module: Any, out_path: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _run_onnx(model_bytes: bytes, batch: np.ndarray, out_path: Path) -> np.ndarray:
+def run_onnx(model_bytes: bytes, batch: np.ndarray, out_path: Path) -> np.ndarray:
+    """The probabilities a graph gives `batch` through ONNX Runtime; one-line ModelError naming `out_path`."""
     import onnxruntime as ort
 
     try:

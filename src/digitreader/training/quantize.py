@@ -131,21 +131,28 @@ def quantize_checked(
     float_probs: np.ndarray,
     calibration: tuple[np.ndarray, str],
     float_accuracy: float | None,
+    out_path: Path,
 ) -> tuple[bytes, np.ndarray, dict[str, Any]]:
     """`float_bytes` quantised, its probabilities on `batch` (float32 ``[N, 1, 28, 28]``) and its `record`.
 
     `float_probs`: the float graph's probabilities on `batch`; `calibration`: uint8 images and their source's
-    name. Raises `ModelError` (the reason only) unless the int8 graph reads `batch` like the float graph.
+    name. Raises `ModelError` (one line: `out_path` not written, and why) unless the int8 graph reads `batch`
+    like the float graph.
     """
+    from digitreader.training.export import run_onnx
+
     images, source = calibration
-    int8_bytes = quantize_int8(float_bytes, images)
-    probs = _probabilities(int8_bytes, batch)
+    try:
+        int8_bytes = quantize_int8(float_bytes, images)
+    except ModelError as exc:  # the quantiser's reason; the file is named here
+        raise ModelError(f"{out_path}: not written: {exc}") from None
+    probs = run_onnx(int8_bytes, batch, out_path)
     agreement, diff = compare(probs, float_probs)
     if not passes(agreement, diff):
         raise ModelError(
-            f"the int8 graph agrees with the float graph on {agreement:.1%} of {len(batch)} images, "
-            f"max |prob diff| {diff:.3g} (needs >= {MIN_AGREEMENT:.1%} and <= {MAX_PROB_DIFF:g}): "
-            "export without --int8"
+            f"{out_path}: not written: the int8 graph agrees with the float graph on {agreement:.1%} of "
+            f"{len(batch)} images, max |prob diff| {diff:.3g} (needs >= {MIN_AGREEMENT:.1%} and <= "
+            f"{MAX_PROB_DIFF:g}): export without --int8"
         )
     log.info("int8: argmax agreement %.2f%%, max |prob diff| %.3g vs float", agreement * 100, diff)
     return int8_bytes, probs, record(source, len(images), agreement, diff, float_accuracy)
@@ -194,15 +201,3 @@ def _quiet() -> Iterator[None]:
     finally:
         logging.disable(previous)
         root.removeHandler(guard)
-
-
-def _probabilities(model_bytes: bytes, batch: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
-
-    try:
-        session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-        (probs,) = session.run(["probabilities"], {"image": batch})
-    except Exception as exc:  # ORT raises its own exception types
-        reason = " ".join(str(exc).split())[:200]
-        raise ModelError(f"ONNX Runtime cannot run the int8 graph ({reason})") from None
-    return np.asarray(probs, dtype=np.float32)
