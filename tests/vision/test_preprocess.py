@@ -73,6 +73,16 @@ def test_shadow_and_lighting_gradient_are_removed() -> None:
     assert (m[paper] > 64).mean() < 0.01
 
 
+def test_a_marker_stroke_filling_a_narrow_crop_is_ink_all_through() -> None:
+    # A thick "1" cropped tightly: a stroke 40 px wide in a picture 56 px wide. A background estimate
+    # narrower than the stroke took its middle for paper and left a hollow outline (read as a "0").
+    gray = np.full((200, 56), 225, np.uint8)
+    gray[12:188, 6:46] = 40
+    m = ink_map(gray)
+    assert m[20:180, 10:42].min() > 200  # the stroke's middle
+    assert m[:, 50:].max() < 40  # the paper beside it
+
+
 def test_jpeg_noise_and_faint_grey_background_are_suppressed() -> None:
     ink = _glyph()
     gray = _on_paper(ink, paper=190, pen=70)
