@@ -1,4 +1,4 @@
-"""Fixtures for the vision tests: a classifier on a real ONNX model, and real MNIST test digits by label."""
+"""Fixtures for the vision tests: the bundled ONNX model as a classifier, real MNIST test digits by label."""
 
 from __future__ import annotations
 
@@ -9,30 +9,19 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODEL_CANDIDATES = (
-    REPO / "src" / "digitreader" / "weights" / "default.onnx",
-    Path("/work/dev/dev-model.onnx"),
-)
+BUNDLED_MODEL = REPO / "src" / "digitreader" / "weights" / "default.onnx"
 
 Classify = Callable[[np.ndarray], np.ndarray]
 
 
-def model_path() -> Path | None:
-    """The bundled default model if it exists, else the development model, else None."""
-    return next((p for p in MODEL_CANDIDATES if p.is_file()), None)
-
-
 @pytest.fixture(scope="session")
 def classify() -> Classify:
-    """`classify(batch (N, 28, 28) uint8) -> (N, 10)` on a real ONNX model through ONNX Runtime."""
-    path = model_path()
-    if path is None:
-        pytest.skip(f"no ONNX model: none of {', '.join(map(str, MODEL_CANDIDATES))} exists")
+    """`classify(batch (N, 28, 28) uint8) -> (N, 10)`: the bundled model through ONNX Runtime."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(BUNDLED_MODEL), opts, providers=["CPUExecutionProvider"])
 
     def run(batch: np.ndarray) -> np.ndarray:
         return np.asarray(session.run(None, {"image": batch[:, None].astype(np.float32) / 255.0})[0])

@@ -1,10 +1,11 @@
-"""Reading accuracy on a fixed seeded set of realistic synthetic pictures (MNIST test digits, seeds never used
-for tuning), beside the naive baseline.
+"""The recogniser's accuracy targets, asserted on the project's realistic set: 1,300 single digits and 600
+numbers made from MNIST *test* digits with seed 5000 (the pipeline was tuned on seeds 0-999 only), read by
+the bundled model. Targets: >= 99 % of single digits right, >= 95 % of numbers read exactly, in their own
+mode and in auto mode.
 
-The floors sit a little under what the bundled model measured on exactly these pictures (singles 98.3 %,
-numbers 94 %; see /work/dev/vision-results.md), so a regression in the pipeline fails them. The aims of 99 %
-and 95 % are not reached on this subset yet (the misses are thick markers closing loops, strong rotation,
-narrow touching pairs); `python -m benchmarks.read_accuracy` tracks them on a larger set.
+The same pictures and scores, per style, come from
+`python -m benchmarks.read_accuracy --seed 5000` (last measured: singles 99.2 % digit and auto mode,
+numbers 96.2 % number mode, 96.0 % auto).
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ import cv2
 import numpy as np
 import pytest
 
-from digitreader.data.synth import make_numbers, make_single_digits
+from digitreader.data.synth import Sample, make_numbers, make_single_digits
 from digitreader.vision.load import load_image
 from digitreader.vision.pipeline import find_digits
 
 Classify = Callable[[np.ndarray], np.ndarray]
 
-SEED = 5000  # tuning used seeds 0-999; the benchmark reports from 1000
+SEED = 5000
+SINGLES, NUMBERS = 1300, 600  # 100 and 50 per style
+SINGLE_TARGET, NUMBER_TARGET = 0.99, 0.95
 
 
 def read(gray: np.ndarray, mode: str, classify: Classify) -> str:
@@ -35,35 +38,49 @@ def read(gray: np.ndarray, mode: str, classify: Classify) -> str:
     )
 
 
+def score(pictures: list[tuple[Sample, np.ndarray]], mode: str, classify: Classify) -> tuple[float, list]:
+    """Fraction read exactly, and the misses as (style, truth, read) for the failure message."""
+    texts = [read(gray, mode, classify) for _, gray in pictures]
+    misses = [(s.style, s.text, t) for (s, _), t in zip(pictures, texts, strict=True) if t != s.text]
+    return 1 - len(misses) / len(pictures), misses
+
+
+@pytest.fixture(scope="module")
+def singles(mnist_dir: Path) -> list[tuple[Sample, np.ndarray]]:
+    return [(s, load_image(s.image)) for s in make_single_digits(SINGLES, SEED, data_dir=mnist_dir)]
+
+
+@pytest.fixture(scope="module")
+def numbers(mnist_dir: Path) -> list[tuple[Sample, np.ndarray]]:
+    return [(s, load_image(s.image)) for s in make_numbers(NUMBERS, SEED, data_dir=mnist_dir)]
+
+
 @pytest.mark.slow
-def test_single_digits_are_read_far_better_than_by_naive_resizing(
-    mnist_dir: Path, classify: Classify
-) -> None:
-    samples = make_single_digits(300, SEED, data_dir=mnist_dir)
-    grays = [load_image(s.image) for s in samples]
-    right = [read(g, "digit", classify) == s.text for g, s in zip(grays, samples, strict=True)]
-    naive = []
-    for g, s in zip(grays, samples, strict=True):
-        small = cv2.resize(g, (28, 28), interpolation=cv2.INTER_AREA)
+def test_single_digits_meet_the_target(singles: list, classify: Classify) -> None:
+    accuracy, misses = score(singles, "digit", classify)
+    assert accuracy >= SINGLE_TARGET, (accuracy, misses)
+
+
+@pytest.mark.slow
+def test_naive_resizing_reads_far_fewer_single_digits(singles: list, classify: Classify) -> None:
+    """The gap the pipeline exists to close: the whole picture resized to 28x28, inverted if light."""
+    right = []
+    for sample, gray in singles:
+        small = cv2.resize(gray, (28, 28), interpolation=cv2.INTER_AREA)
         small = 255 - small if small.mean() > 127 else small
-        naive.append(str(int(classify(small[None])[0].argmax())) == s.text)
-    wrong = [(i, s.style, s.text) for i, (s, ok) in enumerate(zip(samples, right, strict=True)) if not ok]
-    assert np.mean(right) >= 0.98, wrong
-    assert np.mean(naive) < 0.8  # the gap this pipeline exists to close
+        right.append(str(int(classify(small[None])[0].argmax())) == sample.text)
+    assert np.mean(right) < 0.5
 
 
 @pytest.mark.slow
-def test_numbers_are_read_exactly(mnist_dir: Path, classify: Classify) -> None:
-    samples = make_numbers(100, SEED, data_dir=mnist_dir)
-    texts = [read(load_image(s.image), "number", classify) for s in samples]
-    wrong = [(s.style, s.text, t) for s, t in zip(samples, texts, strict=True) if t != s.text]
-    assert len(wrong) <= 8, wrong
+def test_numbers_meet_the_target(numbers: list, classify: Classify) -> None:
+    accuracy, misses = score(numbers, "number", classify)
+    assert accuracy >= NUMBER_TARGET, (accuracy, misses)
 
 
 @pytest.mark.slow
-def test_auto_mode_reads_both_kinds(mnist_dir: Path, classify: Classify) -> None:
-    singles = make_single_digits(100, SEED + 1, data_dir=mnist_dir)
-    numbers = make_numbers(50, SEED + 1, data_dir=mnist_dir)
-    ok_single = np.mean([read(load_image(s.image), "auto", classify) == s.text for s in singles])
-    ok_number = np.mean([read(load_image(s.image), "auto", classify) == s.text for s in numbers])
-    assert ok_single >= 0.97 and ok_number >= 0.9, (ok_single, ok_number)
+def test_auto_mode_meets_both_targets(singles: list, numbers: list, classify: Classify) -> None:
+    single_accuracy, single_misses = score(singles, "auto", classify)
+    number_accuracy, number_misses = score(numbers, "auto", classify)
+    assert single_accuracy >= SINGLE_TARGET, (single_accuracy, single_misses)
+    assert number_accuracy >= NUMBER_TARGET, (number_accuracy, number_misses)
