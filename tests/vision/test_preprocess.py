@@ -13,6 +13,7 @@ from digitreader.vision.preprocess import (
     prepare_digit,
     prepare_single_digit,
     prepare_single_digit_with_box,
+    single_digit_candidates,
     stroke_width,
 )
 
@@ -160,3 +161,14 @@ def test_single_digit_keeps_the_digit_drops_specks_and_border_junk() -> None:
     assert abs(x - xs.min()) <= 2 and abs(y - ys.min()) <= 2
     assert abs(x + w - 1 - xs.max()) <= 2 and abs(y + h - 1 - ys.max()) <= 2
     assert np.array_equal(digit, prepare_single_digit(gray))
+
+
+def test_a_line_through_the_digit_gives_two_readings_unless_only_the_first_is_wanted() -> None:
+    ink = _glyph("3", size=(200, 220), thickness=14)
+    ys, _ = np.nonzero(ink > 127)
+    cv2.line(ink, (0, int(ys.mean())), (219, int(ys.mean())), 255, 3)  # ruled line through the digit
+    m = ink_map(_on_paper(ink))
+    erased, kept = single_digit_candidates(m)  # the line erased, and kept as part of the digit
+    assert kept[1][2] > 200 and erased[1][2] < 160  # only the kept reading spans the picture
+    (first,) = single_digit_candidates(m, alternatives=False)
+    assert first[1] == erased[1] and np.array_equal(first[0], erased[0])

@@ -105,7 +105,7 @@ def _single_either_polarity(gray: np.ndarray, vote: float, classify: Classify | 
 def _single(ink: np.ndarray, classify: Classify | None) -> list[list[Region]]:
     if not ink.any():
         return []  # a blank picture: no digit to look for
-    found = single_digit_candidates(ink)
+    found = single_digit_candidates(ink, alternatives=classify is not None)
     if not found:
         return []
     if len(found) == 1 or classify is None:

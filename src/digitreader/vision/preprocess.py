@@ -344,13 +344,15 @@ def digit_mask(ink: np.ndarray) -> np.ndarray | None:
     return wanted[labels]
 
 
-def single_digit_candidates(ink: np.ndarray) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
+def single_digit_candidates(
+    ink: np.ndarray, *, alternatives: bool = True
+) -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
     """Readings of an ink map that holds one digit: (prepared 28x28, ink box in the map's pixels) each.
 
     The first has the printed lines that span the picture removed (ruled paper, an underline). When such a
     line touched the digit, a second keeps it: in a tight crop a digit's own stroke can span the picture
-    too (the bar of a 7, the stem of a 4), and only the classifier can tell which reading is a digit.
-    Empty when there is no digit.
+    too (the bar of a 7, the stem of a 4), and only the classifier can tell which reading is a digit
+    (`alternatives=False`: the first only, for callers without one). Empty when there is no digit.
     """
     binary, _, removed = ink_mask(ink, single=True)
     # A "line" holding most of the ink is the digit itself (a tall 1 filling a tight crop).
@@ -359,6 +361,8 @@ def single_digit_candidates(ink: np.ndarray) -> list[tuple[np.ndarray, tuple[int
         return [] if found is None else [found]
     grown = cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     erased = _digit_of(np.where(grown, 0, ink))
+    if erased is not None and not alternatives:
+        return [erased]
     kept = _digit_of(ink)
     if erased is None:
         return [] if kept is None else [kept]
@@ -373,7 +377,7 @@ def single_digit_from_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, 
     Printed lines much longer than the digit is tall (ruled paper, an underline) are removed first
     (without a classifier to ask, the first of `single_digit_candidates`).
     """
-    found = single_digit_candidates(ink)
+    found = single_digit_candidates(ink, alternatives=False)
     return found[0] if found else None
 
 
