@@ -1,8 +1,10 @@
 """`record`: the accuracy-first family, a ResNet-9-style network scaled to 28x28 digits (~1.6M parameters).
 
-Built to chase the best single-model MNIST figures (>= 99.75% on the test set is the aim; see
-``/work/dev/record-results.md`` for what has been measured and the commands for a full run), and to be
-averaged with other seeds into an ensemble (`digits export A.pt B.pt C.pt --out ensemble.onnx`).
+Built to chase the best single-model MNIST figures (>= 99.75% on the test set is the aim) on a GPU
+(`digits train --model record`), and to be averaged with other seeds into an ensemble (`digits export
+A.pt B.pt C.pt --out ensemble.onnx`). Not yet trained to the end of its recipe: no GPU has been lent to
+the project, and its 60 epochs would take many hours on 2 CPU cores; the README's results table has the
+figures that were measured.
 
 Layout (widths 32, 64, 128, 256), every conv 3x3 -> BN -> ReLU, "pool" a 2x2 max-pool after the conv:
     prep    32 @ 28 px
