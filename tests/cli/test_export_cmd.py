@@ -34,7 +34,9 @@ def test_export_writes_model_and_card(
     assert f"wrote {out}" in printed and "on 50 MNIST test images" in printed
     body = json.loads(card.read_text())
     assert body["sha256"] == sha256_file(out) and body["notes"] == "cli test"
-    assert body["command"].startswith("digits export ")
+    assert body["command"] == (
+        f"digits export {checkpoint} --data-dir {tiny_mnist_dir} --check 50 --out {out} --card {card}"
+    )
 
 
 def test_bad_checkpoint_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

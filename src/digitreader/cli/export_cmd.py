@@ -79,9 +79,15 @@ def _run(args: argparse.Namespace) -> int:
             "images only (pass --data-dir or set $DIGITREADER_DATA to check on real digits)"
         )
     if args.card:
-        int8 = ["--int8"] if args.int8 else []
+        # Every option that shapes the written graph (the data decides the int8 calibration and the check);
+        # --data and --notes only describe, and are in the card already.
+        shaping = [
+            *(["--data-dir", args.data_dir] if args.data_dir else []),
+            *(["--check", str(args.check)] if args.check != 1000 else []),
+            *(["--int8"] if args.int8 else []),
+        ]
         command = shlex.join(
-            ["digits", "export", *args.checkpoints, *int8, "--out", args.out, "--card", args.card]
+            ["digits", "export", *args.checkpoints, *shaping, "--out", args.out, "--card", args.card]
         )
         write_card(result, args.card, command=command, data=args.data, notes=args.notes)
         print(f"wrote {args.card}")
