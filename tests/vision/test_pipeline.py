@@ -128,6 +128,20 @@ def test_punctuation_is_ignored(d: Callable, classify: Classify) -> None:
     assert found.shape == (4, 4) and np.abs(found - np.array(page.boxes)).max() <= 3
 
 
+def test_a_colon_or_stray_specks_between_digits_are_not_a_digit(d: Callable, classify: Classify) -> None:
+    # "12:30", a time. Two small marks one above the other (a colon; specks that some MNIST digits carry
+    # from their form) used to be merged into one tall region and read as a digit ("12230").
+    page = Page(170, 560)
+    x = write(page, [d(1, 60), d(2, 60)], 30, 120, 25)
+    dot = np.zeros((11, 11), np.float32)
+    cv2.circle(dot, (5, 5), 4, 1.0, -1)
+    page.paste(dot, x + 8, 76, digit=False)
+    page.paste(dot, x + 8, 106, digit=False)
+    x = write(page, [d(3, 60), d(0, 60)], x + 45, 120, 25)
+    lines = find_digits(page.photo(), "number", classify)
+    assert text_of(lines, classify) == "1230"
+
+
 def test_touching_digits_are_split_where_the_classifier_agrees(d: Callable, classify: Classify) -> None:
     page = Page(140, 300)
     a, b = d(3, 70), d(4, 70)

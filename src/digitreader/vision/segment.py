@@ -7,7 +7,8 @@ The steps, in the order `locate_digits` runs them:
    opening -- and heal the strokes they crossed;
 3. label connected components and drop specks;
 4. group components into lines of writing by vertical overlap, top to bottom;
-5. merge the broken strokes of one digit (pieces overlapping horizontally: a 5's flag, an open 4);
+5. merge the broken strokes of one digit (pieces overlapping horizontally: a 5's flag, an open 4; not
+   two small marks apart, such as a colon);
 6. drop punctuation: marks much smaller than the line's digits (dots, commas, apostrophes, dashes);
 7. split touching digits: cuts at minima of the vertical ink projection, chosen by the classifier;
 8. frame each digit MNIST-style (`prepare_digit`).
@@ -35,6 +36,7 @@ Classify = Callable[[np.ndarray], np.ndarray]
 _SPECK = 0.004  # components smaller than this fraction of (digit height)^2 are specks
 _PUNCT_HEIGHT = 0.3  # marks lower than this fraction of the line's digit height are punctuation
 _PUNCT_SIZE = 0.4  # ...and so are marks smaller than this both ways
+_PIECE_GAP = 0.08  # two such small marks further apart than this (x digit height) are not one digit
 _TYPICAL_ASPECT = 0.75  # a digit's usual width / height (MNIST median 0.76), when a line has few digits
 _MAY_SPLIT_ASPECT = 1.1  # a region wider than this times the line height may hold touching digits,
 _MAY_SPLIT_WIDTHS = 1.4  # ...as may one wider than this many typical digit widths of its line;
@@ -124,11 +126,21 @@ def _x_gap(a: Box, b: Box) -> int:
     return max(a[0], b[0]) - min(a[0] + a[2], b[0] + b[2])
 
 
+def _gap(a: Box, b: Box) -> int:
+    """Pixels between two boxes along the axis where they are furthest apart (<= 0: they overlap)."""
+    return max(_x_gap(a, b), -_y_overlap(a, b))
+
+
 def _one_digit(a: Box, b: Box, top: int, base: int, height: int) -> bool:
     """Whether boxes `a` and `b` in a line (digits between `top` and `base`) are pieces of one digit."""
     small = a if a[2] * a[3] < b[2] * b[3] else b
     # A comma below the baseline or a dot sitting on it is punctuation, never a piece of a digit.
     if small[1] + small[3] / 2.0 > base - 0.05 * height and small[3] < 0.4 * height:
+        return False
+    # Two small marks apart from each other are not one digit's pieces: a colon, or stray specks beside a
+    # digit (some MNIST test digits carry them from the form they were cut from); merged they read as a
+    # "1". Small pieces that nearly touch are a stroke broken by a faint pen or an erased grid line.
+    if max(a[2], a[3], b[2], b[3]) < _PUNCT_SIZE * height and _gap(a, b) > _PIECE_GAP * height:
         return False
     # One above the other: a 5's flag over its body, an open 4, a broken 1.
     if _x_overlap(a, b) >= 0.5 * min(a[2], b[2]):
