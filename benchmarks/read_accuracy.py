@@ -25,6 +25,7 @@ import numpy as np
 from digitreader.data.synth import NUMBER_STYLES, SINGLE_STYLES, Sample, make_numbers, make_single_digits
 from digitreader.vision.load import load_image
 from digitreader.vision.pipeline import find_digits
+from digitreader.vision.shifts import shift_averaged
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "src" / "digitreader" / "weights" / "default.onnx"
@@ -41,7 +42,8 @@ def _default_data_dir() -> Path | None:
 
 
 def onnx_classifier(path: Path, threads: int = 1) -> Classify:
-    """A classify callback on an ONNX model file (input "image" [N, 1, 28, 28] in [0, 1])."""
+    """A classify callback on an ONNX model file (input "image" [N, 1, 28, 28] in [0, 1]), averaged over
+    one-pixel shifts as the `Recognizer` does (`vision.shifts`), so the figures are the product's."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -53,7 +55,7 @@ def onnx_classifier(path: Path, threads: int = 1) -> Classify:
         x = batch[:, None].astype(np.float32) / 255.0
         return np.asarray(session.run(None, {"image": x})[0])
 
-    return classify
+    return shift_averaged(classify)
 
 
 def read_text(gray: np.ndarray, mode: str, classify: Classify) -> str:

@@ -179,6 +179,17 @@ def test_classify_accepts_uint8_and_float(recognizer: Recognizer, mnist_dir: Pat
         recognizer.classify(np.zeros((2, 32, 32), np.uint8))
 
 
+def test_classify_averages_the_model_over_one_pixel_shifts(recognizer: Recognizer, mnist_dir: Path) -> None:
+    from digitreader.data.idx import read_idx
+    from digitreader.onnx_engine import OnnxEngine
+    from digitreader.vision.shifts import SHIFTS, shifted_copies
+
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:50]
+    raw = OnnxEngine.load().classify(shifted_copies(images)).reshape(len(SHIFTS), 50, 10)
+    np.testing.assert_allclose(recognizer.classify(images), raw.mean(axis=0), atol=1e-6)
+    assert not np.allclose(raw[0], raw.mean(axis=0), atol=1e-3)  # the shifts do change the answer
+
+
 # ------------------------------------------------------------------------------------------ reading
 
 
@@ -253,6 +264,8 @@ def test_bad_mode_and_bad_image(recognizer: Recognizer) -> None:
 
 
 def test_read_many_batches_digits_of_all_images(recognizer: Recognizer, test_digits, monkeypatch) -> None:
+    from digitreader.vision.shifts import SHIFTS
+
     pages = [paper_digit(d) for d in test_digits[0][:5]]
     calls: list[int] = []
     original = recognizer._engine.classify
@@ -263,7 +276,7 @@ def test_read_many_batches_digits_of_all_images(recognizer: Recognizer, test_dig
 
     monkeypatch.setattr(recognizer._engine, "classify", counting)
     readings = recognizer.read_many(pages, mode="digit")  # digit mode: the pipeline never needs the model
-    assert calls == [5]
+    assert calls == [5 * len(SHIFTS)]  # one call: every digit with its shifts
     assert [r.text for r in readings] == [recognizer.read(p, mode="digit").text for p in pages]
 
 

@@ -1,0 +1,45 @@
+"""Classify a framed digit together with its one-pixel shifts and average the probabilities.
+
+MNIST framing puts the ink's centre of mass on a whole pixel, so where a digit lands is uncertain by about a
+pixel; the model's answer on a hard digit can hinge on that. Averaging over the digit as framed and moved
+one pixel left, right, up and down (one batched call, five times the digits) steadies it. Measured on the
+realistic set's tuning seeds with the bundled model: single digits misread 41 -> 36 of 5,200 (seeds 1-4),
+numbers misread 91 -> 80 of 1,800 (seeds 0-2); adding the diagonal shifts gave 38 and 78.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+Classify = Callable[[np.ndarray], np.ndarray]
+
+SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dx, dy) in pixels; the first is the digit as framed
+
+
+def shifted_copies(batch: np.ndarray) -> np.ndarray:
+    """``(N, 28, 28)`` -> ``(len(SHIFTS) * N, 28, 28)``: every image moved by each shift in turn, zeros
+    shifted in (the framing leaves a 4-pixel empty margin, so no ink falls off)."""
+    n, h, w = batch.shape
+    out = np.zeros((len(SHIFTS), n, h, w), batch.dtype)
+    for k, (dx, dy) in enumerate(SHIFTS):
+        ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+        xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+        out[k, :, yd, xd] = batch[:, ys, xs]
+    return out.reshape(len(SHIFTS) * n, h, w)
+
+
+def shift_averaged(classify: Classify) -> Classify:
+    """`classify` ((N, 28, 28) -> (N, 10) probabilities) averaged over each digit's `SHIFTS`."""
+
+    def averaged(batch: np.ndarray) -> np.ndarray:
+        batch = np.asarray(batch)
+        if batch.ndim == 4 and batch.shape[1] == 1:
+            batch = batch[:, 0]  # (N, 1, 28, 28) floats, as the engine also takes
+        if batch.ndim != 3 or len(batch) == 0:
+            return classify(batch)  # let the classifier report a bad shape; nothing to average when empty
+        probs = np.asarray(classify(shifted_copies(batch)), dtype=np.float32)
+        return probs.reshape(len(SHIFTS), len(batch), -1).mean(axis=0)
+
+    return averaged

@@ -1,0 +1,44 @@
+"""vision.shifts: each digit with its one-pixel shifts, probabilities averaged."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitreader.vision.shifts import SHIFTS, shift_averaged, shifted_copies
+
+
+def test_each_copy_is_the_digit_moved_by_its_shift() -> None:
+    batch = np.zeros((2, 28, 28), np.uint8)
+    batch[0, 10, 12] = 200
+    batch[1, 20, 5] = 90
+    copies = shifted_copies(batch).reshape(len(SHIFTS), 2, 28, 28)
+    assert SHIFTS[0] == (0, 0) and np.array_equal(copies[0], batch)
+    for k, (dx, dy) in enumerate(SHIFTS):
+        assert copies[k, 0, 10 + dy, 12 + dx] == 200 and np.count_nonzero(copies[k, 0]) == 1
+        assert copies[k, 1, 20 + dy, 5 + dx] == 90 and np.count_nonzero(copies[k, 1]) == 1
+
+
+def test_probabilities_are_the_mean_over_the_shifts() -> None:
+    # A fake classifier whose answer depends on where the ink is: the column of the brightest pixel mod 10.
+    def by_column(batch: np.ndarray) -> np.ndarray:
+        cols = batch.reshape(len(batch), -1).argmax(1) % 28
+        return np.eye(10, dtype=np.float32)[cols % 10]
+
+    digit = np.zeros((1, 28, 28), np.uint8)
+    digit[0, 14, 14] = 255  # columns seen: 14, 15, 13, 14, 14 -> classes 4, 5, 3, 4, 4
+    probs = shift_averaged(by_column)(digit)
+    assert probs.shape == (1, 10)
+    assert np.allclose(probs[0, [3, 4, 5]], [0.2, 0.6, 0.2]) and np.isclose(probs.sum(), 1.0)
+    # The (N, 1, 28, 28) float form the engine also takes gives the same answer.
+    assert np.allclose(shift_averaged(by_column)(digit[:, None].astype(np.float32) / 255), probs)
+
+
+def test_an_empty_batch_goes_to_the_classifier_as_it_is() -> None:
+    seen = []
+
+    def classify(batch: np.ndarray) -> np.ndarray:
+        seen.append(batch.shape)
+        return np.zeros((0, 10), np.float32)
+
+    assert shift_averaged(classify)(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
+    assert seen == [(0, 28, 28)]
