@@ -78,8 +78,8 @@ def _one_digit(
     small: np.ndarray, scale: float, classify: Classify | None
 ) -> tuple[list[list[Region]], float]:
     """Digit mode: the digit of an analysis copy, and the scale its box is in (see `_DIGIT_SIDE`)."""
-    vote = polarity_vote(small)
     quick, f = downscale(small, _DIGIT_SIDE)
+    vote = polarity_vote(quick)  # the vote looks at a copy this small anyway (preprocess._ANALYSIS_SIDE)
     if f < 1.0:
         found = _single_either_polarity(quick, vote, classify)
         if found and max(found[0][0].box[2:]) >= _DIGIT_MIN_SIDE:
@@ -195,14 +195,13 @@ def find_digits(
     if mode == "digit":
         lines, scale = _one_digit(small, scale, classify)
     else:
-        vote = polarity_vote(small)
-        ink = ink_map(small, dark=vote > 0)
+        ink = ink_map(small)
         if not ink.any():
             return []
         if mode == "auto":
             mode = choose_mode(ink, classify)
-        if mode == "digit":  # with digit mode's check of an unsure polarity vote
-            lines = _single_either_polarity(small, vote, classify, ink)
+        if mode == "digit":  # with digit mode's check of an unsure polarity vote (the one `ink` followed)
+            lines = _single_either_polarity(small, polarity_vote(small), classify, ink)
         else:
             lines = locate_digits(ink, classify)
     log.debug("%s mode: %s digits per line", mode, [len(line) for line in lines])
