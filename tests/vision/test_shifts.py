@@ -33,12 +33,13 @@ def test_probabilities_are_the_mean_over_the_shifts() -> None:
     assert np.allclose(shift_averaged(by_column)(digit[:, None].astype(np.float32) / 255), probs)
 
 
-def test_an_empty_batch_goes_to_the_classifier_as_it_is() -> None:
+def test_an_empty_or_misshapen_batch_goes_to_the_classifier_as_it_is() -> None:
     seen = []
 
     def classify(batch: np.ndarray) -> np.ndarray:
         seen.append(batch.shape)
-        return np.zeros((0, 10), np.float32)
+        return np.zeros((len(batch), 10), np.float32)
 
     assert shift_averaged(classify)(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
-    assert seen == [(0, 28, 28)]
+    shift_averaged(classify)(np.zeros((2, 32, 32), np.uint8))  # the classifier's own error would name it
+    assert seen == [(0, 28, 28), (2, 32, 32)]

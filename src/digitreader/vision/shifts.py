@@ -35,11 +35,12 @@ def shift_averaged(classify: Classify) -> Classify:
 
     def averaged(batch: np.ndarray) -> np.ndarray:
         batch = np.asarray(batch)
-        if batch.ndim == 4 and batch.shape[1] == 1:
-            batch = batch[:, 0]  # (N, 1, 28, 28) floats, as the engine also takes
-        if batch.ndim != 3 or len(batch) == 0:
-            return classify(batch)  # let the classifier report a bad shape; nothing to average when empty
-        probs = np.asarray(classify(shifted_copies(batch)), dtype=np.float32)
-        return probs.reshape(len(SHIFTS), len(batch), -1).mean(axis=0)
+        # (N, 1, 28, 28) floats are taken too, as the engine takes them.
+        digits = batch[:, 0] if batch.ndim == 4 and batch.shape[1] == 1 else batch
+        if digits.ndim != 3 or digits.shape[1:] != (28, 28) or len(digits) == 0:
+            # Nothing to average; a bad shape goes to the classifier as given, so its error names it.
+            return classify(batch)
+        probs = np.asarray(classify(shifted_copies(digits)), dtype=np.float32)
+        return probs.reshape(len(SHIFTS), len(digits), -1).mean(axis=0)
 
     return averaged
