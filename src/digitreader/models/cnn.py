@@ -59,27 +59,42 @@ class Cnn(DigitModel):
         return self.classifier(self.dropout(x))
 
 
+_CNN_RECIPE = Recipe(
+    optimizer="sgd",
+    lr=0.1,
+    batch_size=128,
+    epochs=8,  # ~99.4% after 1 compressed epoch; 8 keep a run near 15 min on 2 cores
+    schedule="onecycle",
+    warmup=0.2,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    label_smoothing=0.1,
+    augment=Augmentation(
+        rotate_deg=12, scale=0.12, shear_deg=12, shift_px=2.0, thickness=0.4, elastic_px=0.0
+    ),
+    ema=0.999,
+)
+
 register_model(
     ModelSpec(
         name="cnn",
         config_cls=CnnConfig,
         model_cls=Cnn,
-        recipe=Recipe(
-            optimizer="sgd",
-            lr=0.1,
-            batch_size=128,
-            epochs=8,  # ~99.4% after 1 compressed epoch; 8 keep a run near 15 min on 2 cores
-            schedule="onecycle",
-            warmup=0.2,
-            momentum=0.9,
-            nesterov=True,
-            weight_decay=5e-4,
-            label_smoothing=0.1,
-            augment=Augmentation(
-                rotate_deg=12, scale=0.12, shear_deg=12, shift_px=2.0, thickness=0.4, elastic_px=0.0
-            ),
-            ema=0.999,
-        ),
+        recipe=_CNN_RECIPE,
         description="BN CNN, augmented like real handwriting; the bundled default",
+    )
+)
+
+register_model(
+    ModelSpec(
+        name="cnn-long",
+        config_cls=CnnConfig,
+        model_cls=Cnn,
+        # Validation (seeds 0-2) rose with length: 99.57% mean after 8 epochs, 99.67% after 16.
+        recipe=_CNN_RECIPE.replace(
+            epochs=32, notes="cnn's recipe run 4x as long; towards 99.75% as a single model"
+        ),
+        description="cnn trained 4x as long (32 epochs): the accuracy model",
     )
 )
