@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from digitreader.data.synth import NUMBER_STYLES, SINGLE_STYLES, Sample, make_numbers, make_single_digits
+from digitreader.recognizer import Recognizer
 from digitreader.vision.load import load_image
 from digitreader.vision.pipeline import find_digits
-from digitreader.vision.shifts import shift_averaged
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO / "src" / "digitreader" / "weights" / "default.onnx"
@@ -41,36 +41,9 @@ def _default_data_dir() -> Path | None:
     return None
 
 
-def onnx_classifier(path: Path, threads: int = 1) -> Classify:
-    """A classify callback on an ONNX model file (input "image" [N, 1, 28, 28] in [0, 1]), averaged over
-    one-pixel shifts as the `Recognizer` does (`vision.shifts`), so the figures are the product's."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-    def classify(batch: np.ndarray) -> np.ndarray:
-        x = batch[:, None].astype(np.float32) / 255.0
-        return np.asarray(session.run(None, {"image": x})[0])
-
-    return shift_averaged(classify)
-
-
-def read_text(gray: np.ndarray, mode: str, classify: Classify) -> str:
-    """The text the pipeline + classifier read: digits per line, lines joined by a newline."""
-    lines = find_digits(gray, mode, classify)
-    pending = [c for line in lines for c in line if c.probs is None]
-    found = {}
-    if pending:
-        found = {
-            id(c): p for c, p in zip(pending, classify(np.stack([c.image for c in pending])), strict=True)
-        }
-    return "\n".join(
-        "".join(str(int((c.probs if c.probs is not None else found[id(c)]).argmax())) for c in line)
-        for line in lines
-    )
+def read_text(gray: np.ndarray, mode: str, recognizer: Recognizer) -> str:
+    """The text the product reads: `Recognizer.read`, lines joined by a newline."""
+    return recognizer.read(gray, mode).text
 
 
 def naive_single(gray: np.ndarray, classify: Classify) -> str:
@@ -105,8 +78,9 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-def score_singles(samples: list[Sample], classify: Classify) -> dict[str, dict[str, list[float]]]:
+def score_singles(samples: list[Sample], recognizer: Recognizer) -> dict[str, dict[str, list[float]]]:
     """Per style: lists of 0/1 for each reader, plus segmentation milliseconds."""
+    classify = recognizer.classify  # for the baseline: the same shift-averaged classifier the product uses
     res: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for s in samples:
         gray = load_image(s.image)
@@ -116,12 +90,13 @@ def score_singles(samples: list[Sample], classify: Classify) -> dict[str, dict[s
         find_digits(gray, "digit", None)
         row["ms"].append(1000 * (time.process_time() - t))
         for mode in ("digit", "auto"):
-            row[mode].append(float(read_text(gray, mode, classify) == s.text))
+            row[mode].append(float(read_text(gray, mode, recognizer) == s.text))
     return res
 
 
-def score_numbers(samples: list[Sample], classify: Classify) -> dict[str, dict[str, list[float]]]:
+def score_numbers(samples: list[Sample], recognizer: Recognizer) -> dict[str, dict[str, list[float]]]:
     """Per style: digit-accuracy numerators/denominators and exact 0/1 for each reader, plus milliseconds."""
+    classify = recognizer.classify
     res: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for s in samples:
         gray = load_image(s.image)
@@ -135,13 +110,13 @@ def score_numbers(samples: list[Sample], classify: Classify) -> dict[str, dict[s
         find_digits(gray, "number", None)
         row["ms"].append(1000 * (time.process_time() - t))
         for mode in ("number", "auto"):
-            text = read_text(gray, mode, classify)
+            text = read_text(gray, mode, recognizer)
             row[f"{mode}_edits"].append(edit_distance(text, s.text))
             row[f"{mode}_exact"].append(float(text == s.text))
     return res
 
 
-def _pct(x: float) -> str:
+def _pct(x: float | np.floating) -> str:
     return f"{100 * x:6.1f}"
 
 
@@ -196,15 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         p.error(f"{args.model}: model not found (pass --model PATH)")
     cv2.setNumThreads(1)
-    classify = onnx_classifier(args.model)
+    recognizer = Recognizer.load(args.model, threads=1)
     t0 = time.perf_counter()
     singles = make_single_digits(args.singles, args.seed, data_dir=args.data_dir)
     numbers = make_numbers(args.numbers, args.seed, data_dir=args.data_dir)
     print(f"model {args.model}; seed {args.seed}; {len(singles)} singles, {len(numbers)} numbers")
     print("accuracy in %; ms = median CPU time of find_digits per picture (one thread, no classifier)\n")
-    print(singles_table(score_singles(singles, classify)))
+    print(singles_table(score_singles(singles, recognizer)))
     print()
-    print(numbers_table(score_numbers(numbers, classify)))
+    print(numbers_table(score_numbers(numbers, recognizer)))
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         # "check ms": `speed_check` before/after the run (lower is a faster machine).
         # "srv cpu", "gen cpu": CPU ms per request of the server and of this load generator, which a busy
         # machine changes little, so what two idle cores can do is judged even when they are not idle.
-        columns = ("clients", "pictures", "requests", "req/s", "p50 ms", "p99 ms", "errors")
+        columns: tuple[str, ...] = ("clients", "pictures", "requests", "req/s", "p50 ms", "p99 ms", "errors")
         columns += ("srv cpu", "gen cpu", "rss MiB", "check ms")
         print(" ".join(f"{c:>8}" for c in columns))
 

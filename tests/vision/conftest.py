@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitreader.vision.shifts import shift_averaged
+from digitreader.recognizer import Recognizer
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED_MODEL = REPO / "src" / "digitreader" / "weights" / "default.onnx"
@@ -17,19 +17,16 @@ Classify = Callable[[np.ndarray], np.ndarray]
 
 
 @pytest.fixture(scope="session")
-def classify() -> Classify:
-    """`classify(batch (N, 28, 28) uint8) -> (N, 10)`: the bundled model through ONNX Runtime, averaged over
-    one-pixel shifts as the `Recognizer` does."""
-    import onnxruntime as ort
+def recognizer() -> Recognizer:
+    """The bundled model on one ONNX Runtime thread, read exactly as users read it."""
+    return Recognizer.load(BUNDLED_MODEL, threads=1)
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(BUNDLED_MODEL), opts, providers=["CPUExecutionProvider"])
 
-    def run(batch: np.ndarray) -> np.ndarray:
-        return np.asarray(session.run(None, {"image": batch[:, None].astype(np.float32) / 255.0})[0])
-
-    return shift_averaged(run)  # as the Recognizer classifies
+@pytest.fixture(scope="session")
+def classify(recognizer: Recognizer) -> Classify:
+    """`classify(batch (N, 28, 28) uint8) -> (N, 10)`: the bundled model, averaged over one-pixel shifts
+    (`Recognizer.classify`)."""
+    return recognizer.classify
 
 
 @pytest.fixture(scope="session")
