@@ -254,6 +254,26 @@ def test_auto_mode_tells_a_digit_from_a_number(d: Callable, classify: Classify) 
     assert choose_mode(ink_map(single.photo()), classify) == "digit"
 
 
+@pytest.mark.parametrize("mode", ["auto", "digit", "number"])
+def test_the_polarity_is_voted_once_per_read(d: Callable, classify: Classify, mode: str, monkeypatch) -> None:
+    """The vote (a wide median filter) is the costliest step of the polarity check: auto mode reading one
+    digit used to vote for its ink map and again for the one-digit check."""
+    from digitreader.vision import preprocess
+
+    votes: list[float] = []
+    original = preprocess._vote
+
+    def counting(small: np.ndarray) -> float:
+        votes.append(original(small))
+        return votes[-1]
+
+    monkeypatch.setattr(preprocess, "_vote", counting)
+    single = Page(200, 200)
+    single.paste(d(9, 120), 50, 40)
+    assert text_of(find_digits(single.photo(), mode, classify), classify) == "9"
+    assert len(votes) == 1
+
+
 def test_without_a_classifier_separate_digits_are_still_found(d: Callable) -> None:
     page = Page(150, 400)
     write(page, [d(2, 70), d(7, 70), d(0, 70)], 30, 110, 35)

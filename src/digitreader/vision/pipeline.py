@@ -195,13 +195,14 @@ def find_digits(
     if mode == "digit":
         lines, scale = _one_digit(small, scale, classify)
     else:
-        ink = ink_map(small)
+        vote = polarity_vote(small)  # voted here, not inside ink_map, so a one-digit reading can reuse it
+        ink = ink_map(small, dark=vote > 0)
         if not ink.any():
             return []
         if mode == "auto":
             mode = choose_mode(ink, classify)
         if mode == "digit":  # with digit mode's check of an unsure polarity vote (the one `ink` followed)
-            lines = _single_either_polarity(small, polarity_vote(small), classify, ink)
+            lines = _single_either_polarity(small, vote, classify, ink)
         else:
             lines = locate_digits(ink, classify)
     log.debug("%s mode: %s digits per line", mode, [len(line) for line in lines])
