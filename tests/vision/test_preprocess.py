@@ -8,6 +8,7 @@ import pytest
 
 from digitreader.vision.preprocess import (
     PREPROCESSING_VERSION,
+    _opening,
     ink_is_dark,
     ink_map,
     prepare_digit,
@@ -82,6 +83,20 @@ def test_a_marker_stroke_filling_a_narrow_crop_is_ink_all_through() -> None:
     m = ink_map(gray)
     assert m[20:180, 10:42].min() > 200  # the stroke's middle
     assert m[:, 50:].max() < 40  # the paper beside it
+
+
+def test_the_background_opening_equals_opening_the_picture_padded_all_round() -> None:
+    # The plain way, padding by the whole square before opening, is the reference; the opening pads by half.
+    rng = np.random.default_rng(3)
+    for trial in range(60):
+        h, w = (int(v) for v in rng.integers(4, 170, 2))
+        img = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        if trial % 2:
+            img = cv2.GaussianBlur(img, (0, 0), 3)  # smooth shading, as lighting is
+        k = max(5, round(min(h, w, max(h, w) / 2)) | 1)
+        padded = cv2.copyMakeBorder(img, k, k, k, k, cv2.BORDER_REPLICATE)
+        reference = cv2.morphologyEx(padded, cv2.MORPH_OPEN, np.ones((k, k), np.uint8))[k:-k, k:-k]
+        assert np.array_equal(_opening(img), reference), (h, w)
 
 
 def test_jpeg_noise_and_faint_grey_background_are_suppressed() -> None:

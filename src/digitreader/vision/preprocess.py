@@ -80,9 +80,13 @@ def _opening(small: np.ndarray) -> np.ndarray:
     k = max(5, int(round(min(min(small.shape), max(small.shape) / 2))) | 1)
     kernel = np.ones((k, k), np.uint8)  # square: OpenCV runs it as two fast 1-D passes
     # Replicated edges: a lighting ramp that rises to the border must not look like a ridge of ink there.
-    padded = cv2.copyMakeBorder(small, k, k, k, k, cv2.BORDER_REPLICATE)
-    opened: np.ndarray = cv2.morphologyEx(padded, cv2.MORPH_OPEN, kernel)
-    return opened[k:-k, k:-k]
+    # The same as padding by k and cropping, at about 2/3 of the cost: the dilation needs the erosion only
+    # k/2 beyond the picture, and there the erosion's window beyond a k/2 padding sees only more copies of
+    # the edge (a test compares the two).
+    r = k // 2
+    padded = cv2.copyMakeBorder(small, r, r, r, r, cv2.BORDER_REPLICATE)
+    opened: np.ndarray = cv2.morphologyEx(padded, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    return opened[r:-r, r:-r]
 
 
 def _large_median(small: np.ndarray) -> np.ndarray:
