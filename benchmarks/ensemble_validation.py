@@ -19,8 +19,6 @@ import numpy as np
 
 from digitreader.errors import DigitreaderError
 
-BATCH = 1000
-
 
 def parse_candidate(text: str) -> tuple[str, list[Path]]:
     """``"NAME=RUN,RUN"`` -> ``("NAME", [RUN, RUN])``."""
@@ -36,17 +34,12 @@ def validation_probabilities(folder: Path, images: np.ndarray) -> tuple[str, int
     import torch
 
     from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
-    from digitreader.training.splits import as_input
+    from digitreader.training.evaluate import predict_logits
 
     ckpt = load_checkpoint(folder / "best.pt")
-    model = build_model_from_checkpoint(ckpt)
-    with torch.no_grad():
-        chunks = [
-            torch.softmax(model(as_input(torch.from_numpy(images[i : i + BATCH]))), dim=1)
-            for i in range(0, len(images), BATCH)
-        ]
+    logits = predict_logits(build_model_from_checkpoint(ckpt), torch.from_numpy(images))
     seed = int((ckpt.state.get("run") or {}).get("seed", -1))
-    return ckpt.model_name, seed, torch.cat(chunks).numpy()
+    return ckpt.model_name, seed, torch.softmax(logits, dim=1).numpy()
 
 
 def main(argv: list[str] | None = None) -> int:
