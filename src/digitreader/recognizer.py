@@ -87,8 +87,9 @@ class Recognizer:
     def classify(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities ``(N, 10)`` float32 of digit images ``(N, 28, 28)`` uint8 (ink bright, framed).
 
-        Each digit is classified as framed and moved by one pixel each way, and the five answers averaged
-        (`vision.shifts`): steadier on hard digits, for five times the model's work.
+        Each digit is classified as framed; one the model is unsure of (top probability under
+        `vision.shifts.UNSURE_BELOW`) is classified again moved by one pixel each way, and the five answers
+        averaged: steadier on hard digits, for the model's work on those digits only.
         """
         return shift_averaged(self._engine.classify)(batch)
 

@@ -24,8 +24,8 @@ def recognizer() -> Recognizer:
 
 @pytest.fixture(scope="session")
 def classify(recognizer: Recognizer) -> Classify:
-    """`classify(batch (N, 28, 28) uint8) -> (N, 10)`: the bundled model, averaged over one-pixel shifts
-    (`Recognizer.classify`)."""
+    """`classify(batch (N, 28, 28) uint8) -> (N, 10)`: the bundled model, unsure digits averaged over
+    one-pixel shifts (`Recognizer.classify`)."""
     return recognizer.classify
 
 
