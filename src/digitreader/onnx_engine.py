@@ -58,11 +58,11 @@ class OnnxEngine:
         """The bundled default (verified against its card) when `path` is None, else the given .onnx file."""
         card = None
         if path is None:
-            card = _read_card(DEFAULT_CARD, DEFAULT_MODEL)
+            card = read_card(DEFAULT_CARD, DEFAULT_MODEL)
             model_path = DEFAULT_MODEL
         else:
             model_path = Path(path).expanduser()
-        data = _read_model_bytes(model_path)
+        data = read_model_bytes(model_path)
         if card is not None:
             digest = hashlib.sha256(data).hexdigest()
             if digest != card.get("sha256"):
@@ -70,8 +70,8 @@ class OnnxEngine:
                     f"{model_path}: SHA-256 {digest[:12]}... does not match its card {DEFAULT_CARD.name} "
                     f"({str(card.get('sha256'))[:12]}...): the bundled model is damaged or was replaced"
                 )
-        session = _session(data, model_path, threads)
-        metadata = _check_model(session, model_path)
+        session = session_for(data, model_path, threads)
+        metadata = check_classifier(session, model_path)
         log.debug("loaded %s (model %s)", model_path, metadata.get("model"))
         return cls(session, model_path, metadata, card)
 
@@ -97,7 +97,7 @@ class OnnxEngine:
         return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-def _read_card(card_path: Path, model_path: Path) -> dict[str, Any]:
+def read_card(card_path: Path, model_path: Path) -> dict[str, Any]:
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -109,7 +109,7 @@ def _read_card(card_path: Path, model_path: Path) -> dict[str, Any]:
     return card
 
 
-def _read_model_bytes(path: Path) -> bytes:
+def read_model_bytes(path: Path) -> bytes:
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
     if path.is_dir():
@@ -123,7 +123,7 @@ def _read_model_bytes(path: Path) -> bytes:
     return data
 
 
-def _session(data: bytes, path: Path, threads: int | None) -> Any:
+def session_for(data: bytes, path: Path, threads: int | None) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -143,8 +143,8 @@ def _session(data: bytes, path: Path, threads: int | None) -> Any:
         raise ModelError(f"{path}: not an ONNX model ORT can load ({reason})") from None
 
 
-def _check_model(session: Any, path: Path) -> dict[str, Any]:
-    """The model's digitreader metadata, after checking its input and output are the ones we feed and read."""
+def model_metadata(session: Any, path: Path) -> dict[str, Any]:
+    """The ``digitreader`` metadata of a loaded model (JSON object), checked for our format."""
     raw = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     if raw is None:
         raise ModelError(f"{path}: no '{METADATA_KEY}' metadata (not exported by `digits export`)")
@@ -154,6 +154,14 @@ def _check_model(session: Any, path: Path) -> dict[str, Any]:
         raise ModelError(f"{path}: its '{METADATA_KEY}' metadata is not JSON") from None
     if not isinstance(metadata, dict) or not str(metadata.get("format", "")).startswith(FORMAT_PREFIX):
         raise ModelError(f"{path}: metadata format is not {FORMAT_PREFIX}*")
+    return metadata
+
+
+def check_classifier(session: Any, path: Path) -> dict[str, Any]:
+    """The model's digitreader metadata, after checking its input and output are the ones we feed and read."""
+    metadata = model_metadata(session, path)
+    if metadata.get("kind", "classifier") != "classifier":
+        raise ModelError(f"{path}: a {metadata.get('kind')} model, not a digit classifier")
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(float)":
         got = ", ".join(f"{i.name} {i.type}" for i in inputs)

@@ -52,6 +52,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.check < 1:
         raise DigitreaderError(f"--check {args.check}: must be at least 1")
     options = {"data_dir": args.data_dir, "n_check": args.check, "int8": args.int8}
+    if _is_sequence_reader(args.checkpoints):
+        return _export_sequence(args)
     if len(args.checkpoints) > 1:
         result = export_ensemble_onnx(args.checkpoints, args.out, **options)
     else:
@@ -88,6 +90,44 @@ def _run(args: argparse.Namespace) -> int:
         ]
         command = shlex.join(
             ["digits", "export", *args.checkpoints, *shaping, "--out", args.out, "--card", args.card]
+        )
+        write_card(result, args.card, command=command, data=args.data, notes=args.notes)
+        print(f"wrote {args.card}")
+    return 0
+
+
+def _is_sequence_reader(checkpoints: list[str]) -> bool:
+    """Whether the checkpoints are of a sequence reader (one only: they do not make ensembles)."""
+    from digitreader.errors import DigitreaderError
+    from digitreader.models.registry import get_spec
+    from digitreader.training.checkpoint import load_checkpoint
+
+    kinds = [get_spec(load_checkpoint(c).model_name).kind for c in checkpoints]
+    if "sequence" not in kinds:
+        return False
+    if len(checkpoints) > 1:
+        raise DigitreaderError("a sequence reader is exported alone (ensembles are for digit classifiers)")
+    return True
+
+
+def _export_sequence(args: argparse.Namespace) -> int:
+    """`digits export` of a sequence reader: checked against torch on generated validation lines."""
+    from digitreader.errors import DigitreaderError
+    from digitreader.training.export import write_card
+    from digitreader.training.export_sequence import N_CHECK, export_sequence_onnx
+
+    if args.int8:
+        raise DigitreaderError("--int8 is for digit classifiers; the sequence reader is exported in float")
+    n_check = N_CHECK if args.check == 1000 else args.check  # the classifier's default means "ours" here
+    result = export_sequence_onnx(args.checkpoints[0], args.out, data_dir=args.data_dir, n_check=n_check)
+    print(
+        f"wrote {result.path} (sha256 {result.sha256[:12]}, sequence reader): max |ONNX - torch| = "
+        f"{result.max_abs_diff:.2g} on {result.images_checked} generated lines, same readings on all"
+    )
+    if args.card:
+        shaping = [*(["--data-dir", args.data_dir] if args.data_dir else []), *(["--check", str(n_check)])]
+        command = shlex.join(
+            ["digits", "export", args.checkpoints[0], *shaping, "--out", args.out, "--card", args.card]
         )
         write_card(result, args.card, command=command, data=args.data, notes=args.notes)
         print(f"wrote {args.card}")

@@ -22,7 +22,7 @@ from digitreader.models.base import DigitModel, ModelConfig, count_parameters
 from digitreader.models.recipe import Recipe
 
 # Modules whose import registers their models, in the order `digits models` lists them.
-_FAMILIES = ("linear", "mlp", "lenet", "cnn", "fast", "record")
+_FAMILIES = ("linear", "mlp", "lenet", "cnn", "fast", "record", "crnn")
 _REGISTRY: dict[str, ModelSpec] = {}
 _loaded = False
 
@@ -36,6 +36,7 @@ class ModelSpec:
     model_cls: type[DigitModel]
     recipe: Recipe
     description: str
+    kind: str = "classifier"  # "classifier": 28x28 digit -> 10 logits; "sequence": line strip -> CTC logits
 
     def make_config(self, overrides: Mapping[str, Any] | None = None) -> ModelConfig:
         """The default config with `overrides` applied (lists become tuples); unknown fields: ModelError."""

@@ -57,7 +57,11 @@ class Checkpoint:
 
 
 def preprocessing_for(model: DigitModel) -> dict[str, Any]:
-    """The input convention a model was trained with (MNIST framing; mean/std applied inside the model)."""
+    """The input convention a model was trained with: its own (`preprocessing()`, the sequence reader's
+    strip) or MNIST framing, mean/std applied inside the model."""
+    own = getattr(model, "preprocessing", None)
+    if callable(own):
+        return {**own(), "version": PREPROCESSING_VERSION}
     return {
         "size": IMAGE_SIZE,
         "box": 20,

@@ -95,7 +95,7 @@ def checkpoints_in(out: Path) -> list[Path]:
     return found
 
 
-def _prepare_out(out: Path, resume: bool) -> Path | None:
+def prepare_out(out: Path, resume: bool) -> Path | None:
     """Create `out`, check it can be written, and return the checkpoint to resume from (if `resume`)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -127,6 +127,10 @@ def train(cfg: TrainConfig, report: Callable[[str], None] | None = None) -> Trai
     if cfg.resume and any(v is not None for v in (cfg.epochs, cfg.steps, cfg.batch_size, cfg.lr)):
         raise DigitreaderError("--resume continues the saved recipe; drop --epochs/--steps/--batch-size/--lr")
     recipe = None if cfg.resume else resolve_recipe(spec.recipe, cfg)
+    if spec.kind == "sequence":
+        from digitreader.training.sequence import train_sequence
+
+        return train_sequence(cfg, recipe, say)
     out = Path(cfg.out)
     info = distributed.setup(cfg.device)  # joins the process group under torchrun
     try:
@@ -143,7 +147,7 @@ def _train(
     info: distributed.DistInfo,
     say: Callable[[str], None],
 ) -> TrainResult:
-    resume_from = _prepare_out(out, cfg.resume)
+    resume_from = prepare_out(out, cfg.resume)
     distributed.barrier(info)  # every rank has checked --out before rank 0 writes to it
     resumed = ckpt_io.load_checkpoint(resume_from) if resume_from is not None else None
     if resumed is not None:

@@ -1,0 +1,104 @@
+"""The sequence reader's alphabet and the decoding of its per-column probabilities (CTC), torch-free.
+
+The reader emits, for each column of a line strip (every `STRIDE` pixels), probabilities over a blank
+(index 0) and the characters of `ALPHABET` (index 1 + position). A reading is the best path with repeats
+merged and blanks removed (greedy decoding; a prefix beam search was measured no better, see
+`benchmarks.read_real`). Each character keeps the columns it was emitted on, so the caller can give it a
+box, and the probability of its best column as its confidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DIGITS = "0123456789"
+SEPARATORS = ".,- "  # what people write inside numbers: decimal and thousands marks, dashes, group gaps
+ALPHABET = DIGITS + SEPARATORS
+BLANK = 0
+NUM_CLASSES = len(ALPHABET) + 1  # the blank first
+
+
+def encode(text: str) -> list[int]:
+    """Class indices of `text` (every character must be in `ALPHABET`; ValueError otherwise)."""
+    try:
+        return [ALPHABET.index(ch) + 1 for ch in text]
+    except ValueError:
+        bad = sorted({ch for ch in text if ch not in ALPHABET})
+        raise ValueError(f"text {text!r}: characters {bad} are not in the alphabet {ALPHABET!r}") from None
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """One character read: the columns [first, last] it was emitted on, its best column, its probability."""
+
+    char: str
+    first: int
+    last: int
+    peak: int
+    confidence: float
+
+
+def greedy_decode(probs: np.ndarray) -> list[Emitted]:
+    """The best path of ``(T, NUM_CLASSES)`` probabilities: repeats merged, blanks dropped, left to right."""
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or probs.shape[1] != NUM_CLASSES:
+        raise ValueError(f"probabilities of shape {probs.shape}: expected (T, {NUM_CLASSES})")
+    best = probs.argmax(axis=1)
+    out: list[Emitted] = []
+    t = 0
+    n = len(best)
+    while t < n:
+        k = int(best[t])
+        end = t
+        while end + 1 < n and best[end + 1] == k:
+            end += 1
+        if k != BLANK:
+            run = probs[t : end + 1, k]
+            peak = t + int(run.argmax())
+            out.append(Emitted(ALPHABET[k - 1], t, end, peak, float(run.max())))
+        t = end + 1
+    return out
+
+
+def text_of(emitted: list[Emitted]) -> str:
+    """The reading as written: the characters `kept` of the best path."""
+    text = "".join(e.char for e in emitted)
+    return "".join(text[i] for i in kept(text))
+
+
+def kept(text: str) -> list[int]:
+    """Positions of `text` that belong to the number: its digits, one separator in each gap between two
+    digits, and a minus sign before the first digit. Marks written after an amount ("-", "=") or before it
+    are not part of the number."""
+    digits_at = [i for i, ch in enumerate(text) if ch in DIGITS]
+    if not digits_at:
+        return []
+    first, last = digits_at[0], digits_at[-1]
+    minus = [i for i in range(first) if text[i] == "-"]
+    out = minus[-1:]
+    after_digit = True
+    for i in range(first, last + 1):
+        if text[i] in DIGITS:
+            out.append(i)
+            after_digit = True
+        elif after_digit:
+            out.append(i)
+            after_digit = False
+    return out
+
+
+def digits_only(text: str) -> str:
+    """The digits of `text` (separators and line breaks dropped)."""
+    return "".join(ch for ch in text if ch in DIGITS)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two readings (insertions, deletions, substitutions)."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]

@@ -1,0 +1,181 @@
+"""A sequence-reader checkpoint -> the ONNX file reading uses, checked against torch before it is written.
+
+Steps, in order (those of `export` for classifiers, with strips instead of 28x28 digits):
+1. load the checkpoint (safe load) and build the `crnn` in eval mode;
+2. export it with a softmax: input ``strip`` float32 ``[N, 1, 32, W]`` in [0, 1], batch and width dynamic,
+   output ``probabilities`` ``[N, T, classes]``;
+3. run ONNX Runtime and torch on generated validation lines (`training.sequence.validation_lines`, MNIST
+   validation digits) one by one, each at its own width, and refuse to write unless every probability
+   agrees within `TOLERANCE` and the readings are the same;
+4. attach the metadata (format, ``kind: sequence``, the preprocessing the strips need, the alphabet) and
+   write the file atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from digitreader.ctc import ALPHABET, NUM_CLASSES, greedy_decode, text_of
+from digitreader.errors import ModelError
+from digitreader.training.export import (
+    FORMAT,
+    OPSET,
+    ExportResult,
+    _atomic_write,
+    _jsonable,
+    _with_metadata,
+    sha256_file,
+)
+
+log = logging.getLogger(__name__)
+
+INPUT_NAME = "strip"
+OUTPUT_NAME = "probabilities"
+TOLERANCE = 1e-4  # max |p_onnx - p_torch| over every column of every checked line
+N_CHECK = 200  # generated lines compared between ONNX Runtime and torch
+
+
+def export_sequence_onnx(
+    checkpoint: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    n_check: int = N_CHECK,
+    tolerance: float = TOLERANCE,
+) -> ExportResult:
+    """Export a `crnn` checkpoint to `out`, checked against torch on `n_check` generated lines."""
+    import torch
+
+    from digitreader.data.mnist import load_mnist
+    from digitreader.data.strings import DigitBank
+    from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
+    from digitreader.training.sequence import pad_strips, validation_lines
+
+    source = Path(checkpoint)
+    ckpt = load_checkpoint(source)
+    model = build_model_from_checkpoint(ckpt)
+    out_path = Path(out)
+    lines = validation_lines(DigitBank(*load_mnist(data_dir).split("validation")), n_check)
+    wrapped = _WithSoftmax(model).eval()
+    proto_bytes = _export_bytes(wrapped, out_path)
+    session = _session(proto_bytes, out_path)
+    diff, same = 0.0, 0
+    for strip, _ in lines:
+        x, _ = pad_strips([strip])
+        with torch.inference_mode():
+            expected = wrapped(x).numpy()
+        got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+        if got.shape != expected.shape:
+            raise ModelError(f"{out_path}: not written: ONNX output {got.shape}, torch {expected.shape}")
+        diff = max(diff, float(np.abs(got - expected).max()))
+        same += text_of(greedy_decode(got[0])) == text_of(greedy_decode(expected[0]))
+    if not np.isfinite(diff) or diff > tolerance or same != len(lines):
+        raise ModelError(
+            f"{out_path}: not written: ONNX Runtime and torch differ by {diff:.3g} on {len(lines)} lines "
+            f"({len(lines) - same} read differently; tolerance {tolerance:g})"
+        )
+    metadata = {
+        "format": FORMAT,
+        "kind": "sequence",
+        "model": ckpt.model_name,
+        "config": _jsonable(ckpt.config),
+        "preprocessing": _jsonable(ckpt.preprocessing),
+        "alphabet": ALPHABET,
+        "metrics": _jsonable(ckpt.metrics),
+        "recipe": _jsonable(ckpt.recipe),
+        "source": {"checkpoint": source.name, "sha256": sha256_file(source), "step": ckpt.step},
+        "export": {
+            "checked_lines": len(lines),
+            "check_data": "generated lines of MNIST validation digits",
+            "max_abs_diff": diff,
+            "same_readings": same / len(lines),
+            "torch_version": torch.__version__,
+            "opset": OPSET,
+            "exported_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    }
+    data = _with_metadata(proto_bytes, metadata)
+    _atomic_write(out_path, data)
+    log.info("wrote %s (max |ONNX - torch| = %.2g on %d lines)", out_path, diff, len(lines))
+    return ExportResult(
+        path=out_path,
+        sha256=hashlib.sha256(data).hexdigest(),
+        metadata=metadata,
+        images_checked=len(lines),
+        check_data="generated lines",
+        max_abs_diff=diff,
+        argmax_agreement=same / len(lines),
+        accuracy=None,
+    )
+
+
+class _WithSoftmax:
+    """The model with a softmax over classes, as one module (built lazily: torch is imported by callers)."""
+
+    def __new__(cls, model: Any) -> Any:
+        import torch
+
+        class Wrapped(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.model(x).softmax(-1)
+
+        return Wrapped()
+
+
+def _export_bytes(module: Any, out_path: Path) -> bytes:
+    import torch
+
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                (torch.zeros(2, 1, 32, 64),),
+                cast(Any, buffer),
+                dynamo=False,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch", 3: "width"}, OUTPUT_NAME: {0: "batch", 1: "columns"}},
+                opset_version=OPSET,
+                do_constant_folding=True,
+            )
+    except Exception as exc:
+        raise ModelError(
+            f"{out_path}: not written: ONNX export failed ({' '.join(str(exc).split())[:300]})"
+        ) from None
+    return _with_class_dim(buffer.getvalue())
+
+
+def _with_class_dim(model_bytes: bytes) -> bytes:
+    """The output's class axis declared as the number it is (the exporter leaves it symbolic after the
+    reshape that splits feature columns), so a reader can check the alphabet's size before reading."""
+    import onnx
+
+    proto = onnx.load_from_string(model_bytes)
+    dims = proto.graph.output[0].type.tensor_type.shape.dim
+    dims[2].Clear()
+    dims[2].dim_value = NUM_CLASSES
+    return bytes(proto.SerializeToString())
+
+
+def _session(model_bytes: bytes, out_path: Path) -> Any:
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(f"{out_path}: not written: ONNX Runtime cannot load the export ({exc})") from None

@@ -1,0 +1,46 @@
+"""A line of writing cut from an ink map as the sequence reader sees it: a strip `HEIGHT` pixels high.
+
+The same two steps make the training strips (`data.strings`) and the strips read (`vision.read_lines`), so
+the reader is trained on exactly what it is later shown:
+
+1. `line_window`: the line's ink box widened by margins proportional to its height (the reader needs to
+   see where the line starts and ends, and tolerates cell borders and neighbours in the margins);
+2. `cut_strip`: that window of the ink map (ink bright on 0), scaled to `HEIGHT` pixels high keeping aspect.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+Box = tuple[int, int, int, int]
+
+HEIGHT = 32  # strip height in pixels: what the sequence reader takes
+MAX_WIDTH = 2048  # a longer strip is squeezed to this width (about 60 digits)
+MARGIN_Y = 0.2  # margin above and below the line's ink, as a fraction of its height
+MARGIN_X = 0.4  # margin left and right, as a fraction of its height
+
+
+def line_window(
+    ink_box: Box, shape: tuple[int, int], margin_y: float = MARGIN_Y, margin_x: float = MARGIN_X
+) -> Box:
+    """The box to cut for a line whose ink spans `ink_box` (x, y, w, h), clipped to a picture of `shape`."""
+    x, y, w, h = ink_box
+    my, mx = int(round(margin_y * h)), int(round(margin_x * h))
+    x0, y0 = max(0, x - mx), max(0, y - my)
+    x1, y1 = min(shape[1], x + w + mx), min(shape[0], y + h + my)
+    return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+
+
+def cut_strip(ink: np.ndarray, window: Box, height: int = HEIGHT) -> tuple[np.ndarray, float]:
+    """The `window` of an ink map (uint8, ink bright) as a uint8 strip `height` high, and its x scale.
+
+    x in the strip = (x in the ink map - window x) * scale.
+    """
+    x, y, w, h = window
+    part = ink[y : y + h, x : x + w]
+    scale = height / max(1, part.shape[0])
+    width = int(np.clip(round(part.shape[1] * scale), 1, MAX_WIDTH))
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    strip = cv2.resize(part, (width, height), interpolation=interp)
+    return strip, width / max(1, part.shape[1])

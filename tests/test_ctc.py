@@ -1,0 +1,80 @@
+"""The sequence reader's alphabet, best-path decoding and the tidying of a reading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitreader.ctc import (
+    ALPHABET,
+    BLANK,
+    NUM_CLASSES,
+    digits_only,
+    edit_distance,
+    encode,
+    greedy_decode,
+    kept,
+    text_of,
+)
+
+
+def _probs(path: str, sure: float = 0.9) -> np.ndarray:
+    """Column probabilities whose best path is `path` ('_' = blank), each column `sure` of its class."""
+    out = np.full((len(path), NUM_CLASSES), (1 - sure) / (NUM_CLASSES - 1), np.float32)
+    for t, ch in enumerate(path):
+        out[t, BLANK if ch == "_" else ALPHABET.index(ch) + 1] = sure
+    return out
+
+
+def test_the_alphabet_is_digits_and_the_marks_written_inside_numbers() -> None:
+    assert ALPHABET == "0123456789.,- " and NUM_CLASSES == 15
+    assert encode("10.4") == [2, 1, 11, 5]
+    with pytest.raises(ValueError, match="not in the alphabet"):
+        encode("1/2")
+
+
+def test_greedy_decoding_merges_repeats_and_keeps_doubles_split_by_a_blank() -> None:
+    emitted = greedy_decode(_probs("_11_1__0.__55_5"))
+    assert "".join(e.char for e in emitted) == "110.55"
+    first = emitted[0]
+    assert (first.first, first.last) == (1, 2) and first.peak in (1, 2)
+    assert first.confidence == pytest.approx(0.9)
+
+
+def test_the_best_column_of_a_character_is_its_most_probable() -> None:
+    probs = _probs("_777_")
+    probs[2, ALPHABET.index("7") + 1] = 0.99
+    (seven,) = greedy_decode(probs)
+    assert seven.peak == 2 and seven.confidence == pytest.approx(0.99)
+
+
+def test_decoding_refuses_probabilities_of_another_alphabet() -> None:
+    with pytest.raises(ValueError, match="expected"):
+        greedy_decode(np.zeros((4, 11)))
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("1_2_._5_-", "12.5"),  # the dash after an amount is not part of it
+        ("-_1_2", "-12"),  # a minus sign before it is
+        (",_1_,_2_,_-", "1,2"),
+        ("1_._._2", "1.2"),  # one mark per gap
+        ("5_5_5_-_0_1", "555-01"),
+        ("._,_-", ""),  # marks alone are no number
+        ("1_2_ _3_4_5", "12 345"),
+    ],
+)
+def test_a_reading_keeps_separators_between_digits_and_a_leading_minus(path: str, text: str) -> None:
+    assert text_of(greedy_decode(_probs(path))) == text
+
+
+def test_kept_gives_positions_in_the_raw_reading() -> None:
+    assert kept(".12.-4") == [1, 2, 3, 5]
+
+
+def test_digits_only_and_edit_distance() -> None:
+    assert digits_only("-1,250.5\n7") == "125057"
+    assert (
+        edit_distance("1250", "1205") == 2 and edit_distance("", "12") == 2 and edit_distance("12", "12") == 0
+    )
