@@ -5,8 +5,8 @@ the realistic evaluation set `synth` is made of those), with their text as writt
 What a line can hold, each drawn at random (`make_line`):
 
 1. the text: amounts, decimals, thousands groups (".", "," or a gap), dashes, a leading minus, runs of
-   zeros; after the amount sometimes a mark that is not part of it ("-", ",-", "=", "/-"), left out of the
-   text;
+   zeros; before or after the amount sometimes a mark that is not part of it ("$", "-", ",-", "=", "/-"),
+   left out of the text;
 2. the digits: MNIST training digits redrawn with a pen from hairline to marker, in continental styles too
    (a 1 with a long up-stroke, a crossed 7), varied in size, slant, baseline and spacing: overlapping,
    touching, joined by ligature strokes (zeros written as one chain);
@@ -34,6 +34,7 @@ from digitreader.vision.preprocess import ink_map
 from digitreader.vision.strip import cut_strip, line_window
 
 TRAILING_MARKS = ("-", ",-", ".-", "=", "/-")  # written after amounts, not part of the number
+LEADING_MARKS = ("$", "$", "$", "=")  # written before amounts (a currency sign, mostly), not part of it
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,12 @@ def _continental(ink: np.ndarray, digit: int, rng: np.random.Generator) -> np.nd
     ys, xs = np.nonzero(out > 0.5)
     if ys.size == 0:
         return ink
-    if digit == 1 and rng.random() < 0.55:
+    if digit == 1 and rng.random() < 0.6:
+        # The up-stroke of a continental 1 often starts near the baseline: a long "/" into the stem.
         top = ys.min()
         xt = int(np.mean(xs[ys <= top + max(1, h // 12)]))
-        length = h * rng.uniform(0.25, 0.6)
-        angle = np.radians(rng.uniform(25, 65))
+        length = h * (rng.uniform(0.45, 0.95) if rng.random() < 0.6 else rng.uniform(0.2, 0.45))
+        angle = np.radians(rng.uniform(20, 55))
         end = (int(xt - length * np.sin(angle)), int(top + length * np.cos(angle)))
         cv2.line(out, (xt, int(top)), end, 1.0, t, cv2.LINE_AA)
         if rng.random() < 0.15:  # a foot
@@ -176,8 +178,13 @@ def _mark(kind: str, height: float, stroke: float, rng: np.random.Generator) -> 
             r = max(1, int(round(stroke * rng.uniform(0.4, 0.9))))
             img = np.zeros((2 * r + 3, 2 * r + 3), np.float32)
             cv2.circle(img, (r + 1, r + 1), r, 1.0, -1, cv2.LINE_AA)
-        mid = rng.random() < 0.12  # a raised decimal point, as some write it
-        return img, (0.55 if mid else img.shape[0] / height * rng.uniform(0.6, 1.3))
+        if rng.random() < 0.15:  # a raised decimal point, as some write it: a dot or a short dash
+            if rng.random() < 0.6:
+                w = max(2, int(height * rng.uniform(0.1, 0.22)))
+                img = np.zeros((s + 2, w + 2), np.float32)
+                cv2.line(img, (1, 1 + s // 2), (w, 1 + s // 2), 1.0, s, cv2.LINE_AA)
+            return img, rng.uniform(0.4, 0.6)
+        return img, img.shape[0] / height * rng.uniform(0.6, 1.3)
     if kind == ",":
         L = max(3, int(height * rng.uniform(0.18, 0.35)))
         lean = int(L * rng.uniform(0.2, 0.6))
@@ -196,6 +203,13 @@ def _mark(kind: str, height: float, stroke: float, rng: np.random.Generator) -> 
         cv2.line(img, (1, 1 + s // 2), (w, 1 + s // 2), 1.0, s, cv2.LINE_AA)
         cv2.line(img, (1, 1 + s // 2 + gap), (w, 1 + s // 2 + gap), 1.0, s, cv2.LINE_AA)
         return img, rng.uniform(0.5, 0.7)
+    if kind == "$":  # a currency sign before an amount
+        scale = height / 22.0 * rng.uniform(0.8, 1.1)
+        (w, h), base = cv2.getTextSize("$", cv2.FONT_HERSHEY_SIMPLEX, scale, s)
+        img8 = np.zeros((h + base + 2 * s, w + 2 * s), np.uint8)  # OpenCV draws text on 8-bit pictures only
+        cv2.putText(img8, "$", (s, h + s), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, s, cv2.LINE_AA)
+        img = img8.astype(np.float32) / 255.0
+        return img, img.shape[0] / height * rng.uniform(0.85, 1.0)
     # "/": a slash as tall as a digit
     L = int(height * rng.uniform(0.7, 1.0))
     lean = int(L * rng.uniform(0.25, 0.5))
@@ -208,10 +222,11 @@ def _mark(kind: str, height: float, stroke: float, rng: np.random.Generator) -> 
 
 
 def _write(
-    text: str, after: str, bank: DigitBank, height: float, rng: np.random.Generator
+    text: str, after: str, bank: DigitBank, height: float, rng: np.random.Generator, before: str = ""
 ) -> tuple[np.ndarray, Box, list[Box]]:
-    """Ink of `text` (+ the mark `after`) written in one line: the canvas, the text's ink box, digit boxes."""
-    n = len(text) + len(after) + 2
+    """Ink of `text` written in one line, with the marks `before` and `after` it (not part of the text): the
+    canvas, the text's ink box, the digits' boxes."""
+    n = len(before) + len(text) + len(after) + 2
     canvas = np.zeros((int(height * 3), int(height * (1.4 * n + 2))), np.float32)
     baseline = int(height * 2.0)
     weight = rng.uniform(-1.2, 1.4)
@@ -230,8 +245,8 @@ def _write(
         nonlocal text_box
         text_box = box if text_box is None else _union(text_box, box)
 
-    for i, ch in enumerate(text + after):
-        labelled = i < len(text)
+    for i, ch in enumerate(before + text + after):
+        labelled = len(before) <= i < len(before) + len(text)
         if ch in "0123456789":
             g = draw.glyph(bank.pick(int(ch), rng), height * rng.uniform(0.85, 1.12), rng, weight=weight)
             g = _continental(draw.crop(g), int(ch), rng)
@@ -332,8 +347,9 @@ def _surroundings(
 def make_line(bank: DigitBank, rng: np.random.Generator) -> Line:
     """One written number photographed (see the module docstring for what varies)."""
     text, after = make_text(rng)
+    before = str(rng.choice(LEADING_MARKS)) if rng.random() < 0.07 else ""
     height = float(rng.uniform(26, 52))  # drawn this large, then shrunk to the photo's size below
-    canvas, box, _ = _write(text, after, bank, height, rng)
+    canvas, box, _ = _write(text, after, bank, height, rng, before)
     ink, box = _surroundings(canvas, box, height, bank, rng)
     look: dict[str, float | bool | str] = {"noise": rng.uniform(1, 5)}
     look.update(grey=rng.random() < 0.4, texture=rng.random() < 0.3, light=rng.random() < 0.5)
