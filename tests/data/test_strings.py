@@ -49,10 +49,15 @@ def test_the_text_box_holds_the_ink_of_the_text(bank: DigitBank) -> None:
         assert w > 0 and h > 0
 
 
-def test_strips_are_what_the_reader_takes(bank: DigitBank) -> None:
+@pytest.fixture(scope="module")
+def real_bank(mnist_dir: Path) -> DigitBank:
+    return DigitBank(*load_mnist(mnist_dir, download=False).split("train"))
+
+
+def test_strips_are_what_the_reader_takes(real_bank: DigitBank) -> None:
     for i in range(20):
         rng = np.random.default_rng([2, i])
-        strip = make_strip(make_line(bank, rng), rng)
+        strip = make_strip(make_line(real_bank, rng), rng)
         assert strip.dtype == np.uint8 and strip.shape[0] == HEIGHT and strip.shape[1] >= 1
         assert strip.max() > 100  # ink, bright, on a dark ground
         assert np.median(strip) < 60
