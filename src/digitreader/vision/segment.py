@@ -47,6 +47,9 @@ _SPLIT_GAIN = 0.2  # a split must beat the whole by this much confidence (the we
 # Pieces `_one_digit` may merge are at most this far apart horizontally (x digit height): its widest
 # reach is the stacked pieces' 0.15; a little more, so the shortcut never decides alone.
 _MERGE_REACH = 0.2
+# More candidate marks than this in one picture is noise (or an attack), not writing: a page of 40 lines of
+# 30 digits has 1,200. Reading each costs ~1 ms (noise marks are often split and classified again).
+MAX_MARKS = 2000
 
 
 @dataclass
@@ -358,6 +361,7 @@ def _split(
             options.append((left, right))
     if not options:
         return [r]
+    budget.check()  # before the classifier: the costliest step per region
     if classify is None:
         left, right = options[0]
     else:
@@ -392,14 +396,21 @@ def locate_digits(ink: np.ndarray, classify: Classify | None = None) -> list[lis
         return []
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     height = digit_height(binary) or height
+    marks = 1 + np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= max(3.0, _SPECK * height * height))
+    if len(marks) > MAX_MARKS:
+        log.info("%d marks of digit size in one picture (at most %d are read): noise", len(marks), MAX_MARKS)
+        budget.note(
+            f"{len(marks):,} separate marks, more than the {MAX_MARKS:,} read in one picture: "
+            "noise rather than writing"
+        )
+        return []
     regions = []
-    for i in range(1, n):
-        x, y, w, h, area = (int(v) for v in stats[i])
-        if area < max(3.0, _SPECK * height * height):
-            continue
-        regions.append(Region({i}, 0, labels.shape[1], box=(x, y, w, h)))
+    for i in marks:
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        regions.append(Region({int(i)}, 0, labels.shape[1], box=(x, y, w, h)))
     lines = []
     for line in group_lines(regions, height):
+        budget.check()
         line = drop_punctuation(merge_broken(line, labels))
         line = [_with_image(ink, labels, r, r.box) for r in line]
         if line:
