@@ -28,6 +28,7 @@ import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from digitreader.errors import DigitreaderError, ImageError, ImageTooLargeError, NotAnImageError
+from digitreader.names import printable
 from digitreader.vision.gray import array_to_gray, check_array, pil_to_gray
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def load_image(
             raise NotAnImageError(f"{label}: empty data, not an image")
         gray = _decode(io.BytesIO(bytes(source)), label, max_pixels, max_decoded_bytes)
     elif isinstance(source, str | os.PathLike):
-        label = name or _printable(str(source))
+        label = name or printable(str(source))
         try:
             path = Path(os.fspath(source)).expanduser()
             _check_path(path, label)
@@ -192,13 +193,6 @@ def _upright(gray: np.ndarray, im: Image.Image, label: str) -> np.ndarray:
     if turn is None:
         return gray
     return np.asarray(Image.fromarray(gray).transpose(turn))
-
-
-def _printable(text: str) -> str:
-    """A file name fit for a one-line message: control characters (a newline, terminal escapes) escaped."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _one_line(exc: object) -> str:
