@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -33,15 +33,25 @@ DEFAULT_READ_SECONDS = 5.0
 class ReadBudget:
     """One picture's limits: `seconds` of this thread's CPU time (None: no limit) and a cancel switch.
 
-    `label` names the picture in the error (None: the caller adds the name)."""
+    `label` names the picture in the error (None: the caller adds the name). `on_slow` is called once, from
+    the first check after `slow_after` CPU seconds (the server moves such reads aside: `server.admission`).
+    """
 
     def __init__(
-        self, seconds: float | None, label: str | None = None, cancel: threading.Event | None = None
+        self,
+        seconds: float | None,
+        label: str | None = None,
+        cancel: threading.Event | None = None,
+        *,
+        slow_after: float = 0.0,
+        on_slow: Callable[[], None] | None = None,
     ) -> None:
         self.seconds = seconds
         self.label = label
         self.cancel = cancel or threading.Event()
         self.notes: list[str] = []
+        self._slow_after = slow_after
+        self._on_slow = on_slow
         self._start = time.thread_time()
 
     @property
@@ -52,6 +62,9 @@ class ReadBudget:
     def check(self) -> None:
         """Raise `ReadCancelledError` once cancelled, `ReadTimeoutError` once over the time."""
         prefix = f"{self.label}: " if self.label else ""
+        if self._on_slow is not None and self.used > self._slow_after:
+            on_slow, self._on_slow = self._on_slow, None
+            on_slow()
         if self.cancel.is_set():
             raise ReadCancelledError(f"{prefix}reading stopped: nobody is waiting for it any more")
         if self.seconds is not None and self.used > self.seconds:
@@ -66,10 +79,15 @@ _active: ContextVar[tuple[ReadBudget, ...]] = ContextVar("digitreader_read_budge
 
 @contextmanager
 def read_budget(
-    seconds: float | None, label: str | None = None, cancel: threading.Event | None = None
+    seconds: float | None,
+    label: str | None = None,
+    cancel: threading.Event | None = None,
+    *,
+    slow_after: float = 0.0,
+    on_slow: Callable[[], None] | None = None,
 ) -> Iterator[ReadBudget]:
     """Run the enclosed reading steps under a new budget (checked along with any enclosing ones)."""
-    spent = ReadBudget(seconds, label, cancel)
+    spent = ReadBudget(seconds, label, cancel, slow_after=slow_after, on_slow=on_slow)
     token = _active.set((*_active.get(), spent))
     try:
         yield spent
