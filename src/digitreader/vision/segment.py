@@ -47,6 +47,7 @@ _SPLIT_GAIN = 0.2  # a split must beat the whole by this much confidence (the we
 # Pieces `_one_digit` may merge are at most this far apart horizontally (x digit height): its widest
 # reach is the stacked pieces' 0.15; a little more, so the shortcut never decides alone.
 _MERGE_REACH = 0.2
+_MERGE_VECTOR_FROM = 48  # regions to look through at once from which numpy beats a Python loop
 # More candidate marks than this in one picture is noise (or an attack), not writing: a page of 40 lines of
 # 30 digits has 1,200. Reading each costs ~1 ms (noise marks are often split and classified again).
 MAX_MARKS = 2000
@@ -190,15 +191,19 @@ def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
     height = max(1, base - top)
     reach = _MERGE_REACH * height
     line = list(line)
-    x0 = np.array([r.box[0] for r in line], np.int64)  # horizontal extents, kept in step with `line`
-    x1 = np.array([r.box[0] + r.box[2] for r in line], np.int64)
-    done = np.zeros(len(line), bool)  # rows known to pair with nothing after them
+    x0 = [r.box[0] for r in line]  # horizontal extents, kept in step with `line`
+    x1 = [r.box[0] + r.box[2] for r in line]
+    done = [False] * len(line)  # rows known to pair with nothing after them
 
     def first_piece(i: int, lo: int, hi: int) -> int:
         """The first region in [lo, hi) that `_one_digit` takes with region i (asked in the rule's order,
         the earlier region first), or -1; only regions within reach horizontally are asked."""
-        gap = np.maximum(x0[lo:hi], x0[i]) - np.minimum(x1[lo:hi], x1[i])
-        for k in (lo + np.flatnonzero(gap <= reach)).tolist():
+        if hi - lo > _MERGE_VECTOR_FROM:  # a long line (specks): one array pass finds those within reach
+            gap = np.maximum(np.asarray(x0[lo:hi]), x0[i]) - np.minimum(np.asarray(x1[lo:hi]), x1[i])
+            near = (lo + np.flatnonzero(gap <= reach)).tolist()
+        else:
+            near = [k for k in range(lo, hi) if max(x0[k], x0[i]) - min(x1[k], x1[i]) <= reach]
+        for k in near:
             a, b = (line[i], line[k]) if i < k else (line[k], line[i])
             if _one_digit(a.box, b.box, top, base, height):
                 return int(k)
@@ -206,13 +211,12 @@ def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
 
     def absorb(i: int, j: int) -> None:
         """Region j (after i) merged into region i, and dropped."""
-        nonlocal x0, x1, done
         a, b = line[i], line[j]
         a.labels |= b.labels
         a.box = _union(a.box, b.box)
         x0[i], x1[i], done[i] = a.box[0], a.box[0] + a.box[2], False
-        del line[j]
-        x0, x1, done = np.delete(x0, j), np.delete(x1, j), np.delete(done, j)
+        for kept in (line, x0, x1, done):
+            del kept[j]
 
     p = 0
     while p < len(line):
