@@ -85,3 +85,29 @@ def test_a_read_waiting_for_a_lane_stops_when_cancelled() -> None:
 
     anyio.run(main)
     assert called == []
+
+
+def test_places_are_handed_over_in_arrival_order() -> None:
+    admission = Admission(readers=1, slow_readers=0, max_queued=8)
+    holding, release = threading.Event(), threading.Event()
+    order: list[int] = []
+
+    def first(on_slow: Callable[[], None]) -> None:
+        holding.set()
+        release.wait(20)
+
+    def numbered(n: int) -> Callable[[Callable[[], None]], None]:
+        return lambda on_slow: order.append(n)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(admission.run, first, threading.Event())
+            await anyio.to_thread.run_sync(holding.wait, 20)
+            for n in range(6):
+                group.start_soon(admission.run, numbered(n), threading.Event())
+                while len(admission._waiting["fast"]) < n + 1:  # queued before the next one comes
+                    await anyio.sleep(0.005)
+            release.set()
+
+    anyio.run(main)
+    assert order == [0, 1, 2, 3, 4, 5]

@@ -15,6 +15,7 @@ exactly the admitted reads, so the server's other thread work (static files) nev
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -44,7 +45,8 @@ class Admission:
         self.admitted = 0
         self._threads = anyio.CapacityLimiter(self.capacity)
         self._free = {"fast": readers, "slow": slow_readers}
-        self._changed = threading.Condition()
+        self._waiting: dict[str, deque[threading.Event]] = {"fast": deque(), "slow": deque()}
+        self._lock = threading.Lock()
 
     @contextmanager
     def admit(self) -> Iterator[None]:
@@ -80,19 +82,30 @@ class Admission:
         return await anyio.to_thread.run_sync(in_lanes, limiter=self._threads)
 
     def _take(self, lane: str, cancel: threading.Event) -> None:
-        with self._changed:
-            while self._free[lane] <= 0:
-                if cancel.is_set():
-                    raise ReadCancelledError("reading stopped: nobody is waiting for it any more")
-                self._changed.wait(0.1)
-            self._free[lane] -= 1
+        """A place in `lane`: at once if one is free and nobody waits, else handed over in arrival order."""
+        with self._lock:
+            if self._free[lane] > 0 and not self._waiting[lane]:
+                self._free[lane] -= 1
+                return
+            turn = threading.Event()
+            self._waiting[lane].append(turn)
+        while not turn.wait(0.1):
+            if cancel.is_set():
+                with self._lock:
+                    if not turn.is_set():  # still waiting: leave the queue
+                        self._waiting[lane].remove(turn)
+                        raise ReadCancelledError("reading stopped: nobody is waiting for it any more")
+                self._give(lane)  # the place came as it was cancelled: pass it on
+                raise ReadCancelledError("reading stopped: nobody is waiting for it any more")
 
     def _give(self, lane: str) -> None:
-        with self._changed:
-            self._free[lane] += 1
-            self._changed.notify_all()
+        with self._lock:
+            if self._waiting[lane]:
+                self._waiting[lane].popleft().set()  # straight to the one waiting longest
+            else:
+                self._free[lane] += 1
 
     def status(self) -> dict[str, Any]:
         """Reads in hand and free places in each lane (for logs and tests)."""
-        with self._changed:
+        with self._lock:
             return {"admitted": self.admitted, "capacity": self.capacity, **self._free}
