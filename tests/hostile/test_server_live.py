@@ -179,11 +179,21 @@ def test_each_request_is_one_log_line(server: Served, digit_png_bytes: bytes) ->
     before = len(server.log)
     normal_read(server.url, digit_png_bytes)
     httpx.get(f"{server.url}/healthz")
+
+    def mine() -> list[str]:  # lines of earlier tests' requests may still come in: count these two's
+        return [
+            line
+            for line in server.log[before:]
+            if '"POST /v1/read" 200' in line or '"GET /healthz" 200' in line
+        ]
+
     deadline = time.monotonic() + 10
-    while len(server.log) < before + 2 and time.monotonic() < deadline:
+    while len(mine()) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    new = server.log[before:]
-    assert '"POST /v1/read" 200' in new[0] and '"GET /healthz" 200' in new[1]
+    time.sleep(0.2)  # sequencing only: a duplicate line would have come by now
+    lines = mine()
+    assert len(lines) == 2 and '"POST /v1/read" 200' in lines[0] and '"GET /healthz" 200' in lines[1]
+    assert re.search(r'127\.0\.0\.1:\d+ "GET /healthz" 200 [\d.]+ ms 0 B$', lines[1].rstrip())
 
 
 def test_with_every_connection_busy_a_new_one_gets_503_and_retry_after(digit_png_bytes: bytes) -> None:
@@ -195,7 +205,7 @@ def test_with_every_connection_busy_a_new_one_gets_503_and_retry_after(digit_png
                 b"POST /v1/read HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\nContent-Length: 99\r\n\r\n"
             )
             busy.append(sock)
-        time.sleep(0.5)  # sequencing only: let the server take in all 20 headers
+        time.sleep(2.0)  # sequencing only: let the server take in all 20 headers (milliseconds of work)
         with socket.create_connection(("127.0.0.1", served.port), timeout=30) as extra:
             answer = read_answer(extra)
         assert answer.startswith(b"HTTP/1.1 503")
