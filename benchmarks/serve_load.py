@@ -214,7 +214,8 @@ def start_server(
     cmd += ["--workers", str(workers)]
     if model:
         cmd += ["--model", model]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The request log would print a line per request here: thousands a second.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIGITREADER_REQUEST_LOG": "false"}
     if threads:
         env["DIGITREADER_THREADS"] = str(threads)
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)

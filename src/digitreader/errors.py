@@ -23,3 +23,11 @@ class ImageTooLargeError(ImageError):
 
 class NotAnImageError(ImageError):
     """The data is not an image at all (empty, or no format Pillow reads): the server's 415."""
+
+
+class ReadTimeoutError(ImageError):
+    """Reading one picture used more CPU time than its budget (a hostile or pathological picture)."""
+
+
+class ReadCancelledError(DigitreaderError):
+    """A read was stopped because nobody waits for it any more (the server's client has gone)."""

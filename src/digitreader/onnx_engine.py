@@ -126,6 +126,14 @@ def read_model_bytes(path: Path) -> bytes:
 def session_for(data: bytes, path: Path, threads: int | None) -> Any:
     import onnxruntime as ort
 
+    from digitreader.onnx_scan import external_tensors
+
+    if outside := external_tensors(data):  # ORT would look for them in the current directory
+        names = ", ".join(outside[:3]) + (", ..." if len(outside) > 3 else "")
+        raise ModelError(
+            f"{path}: keeps tensors in external files ({names}); digitreader models are self-contained"
+        )
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or available_cpus()
     options.inter_op_num_threads = 1  # a small sequential graph: parallelism lives inside the ops

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from digitreader import budget
 from digitreader.errors import DigitreaderError
 from digitreader.onnx_engine import OnnxEngine
 from digitreader.reading import Digit, Reading
@@ -39,18 +40,22 @@ NO_DIGITS = "no digits found"
 class Recognizer:
     """Reads handwritten digits with one ONNX model. Thread-safe: share one instance (the server does)."""
 
-    def __init__(self, engine: OnnxEngine) -> None:
+    def __init__(self, engine: OnnxEngine, *, read_seconds: float | None = None) -> None:
         self._engine = engine
+        self.read_seconds = budget.resolve_read_seconds(read_seconds)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, threads: int | None = None) -> Recognizer:
+    def load(
+        cls, path: str | Path | None = None, *, threads: int | None = None, read_seconds: float | None = None
+    ) -> Recognizer:
         """The bundled default model (`path=None`, verified against its card's SHA-256) or an .onnx file.
 
-        `threads`: ONNX Runtime intra-op threads (default: the CPUs this process may use). Raises
-        `ModelError`, naming the file, when it is missing, not ONNX, lacks digitreader metadata or has the
-        wrong shapes.
+        `threads`: ONNX Runtime intra-op threads (default: the CPUs this process may use). `read_seconds`:
+        CPU seconds one picture may take before its read stops with `ReadTimeoutError` (default:
+        $DIGITREADER_READ_SECONDS, else 5; 0: no limit). Raises `ModelError`, naming the file, when it is
+        missing, not ONNX, lacks digitreader metadata or has the wrong shapes.
         """
-        return cls(OnnxEngine.load(path, threads=threads))
+        return cls(OnnxEngine.load(path, threads=threads), read_seconds=read_seconds)
 
     # ------------------------------------------------------------------------------------------ metadata
 
@@ -110,16 +115,22 @@ class Recognizer:
         from digitreader.vision.pipeline import find_digits
 
         check_mode(mode)
-        located = [find_digits(load_image(image), mode, self.classify) for image in images]
+        located, notes = [], []
+        for image in images:  # each picture under its own CPU budget (`digitreader.budget`)
+            with budget.read_budget(self.read_seconds, budget.label_of(image)) as spent:
+                located.append(find_digits(load_image(image), mode, self.classify))
+            notes.append(tuple(spent.notes))
         # What the pipeline left unclassified, from every image, in one batch (the model's cost is per call).
         pending = [c for lines in located for line in lines for c in line if c.probs is None]
         found: dict[int, np.ndarray] = {}
         if pending:
             probs = self.classify(np.stack([c.image for c in pending]))
             found = {id(c): p for c, p in zip(pending, probs, strict=True)}
-        return [self._reading(lines, found) for lines in located]
+        return [self._reading(lines, found, n) for lines, n in zip(located, notes, strict=True)]
 
-    def _reading(self, lines: Sequence[Sequence[Any]], found: dict[int, np.ndarray]) -> Reading:
+    def _reading(
+        self, lines: Sequence[Sequence[Any]], found: dict[int, np.ndarray], notes: tuple[str, ...] = ()
+    ) -> Reading:
         labels = self._engine.labels
         digits: list[Digit] = []
         texts: list[str] = []
@@ -141,8 +152,8 @@ class Recognizer:
             if text:
                 texts.append(text)
         if not digits:
-            return Reading(text="", digits=(), notes=(NO_DIGITS,))
-        return Reading(text="\n".join(texts), digits=tuple(digits))
+            return Reading(text="", digits=(), notes=(NO_DIGITS, *notes))
+        return Reading(text="\n".join(texts), digits=tuple(digits), notes=notes)
 
 
 def check_mode(mode: str) -> str:

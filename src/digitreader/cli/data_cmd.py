@@ -122,6 +122,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace) -> int:
     from digitreader.data.folder import build_dataset
+    from digitreader.names import printable
 
     if args.workers is not None and args.workers < 0:
         raise DigitreaderError(f"--workers {args.workers}: must be 0 or more")
@@ -129,11 +130,13 @@ def _build(args: argparse.Namespace) -> int:
         args.src, args.out, strict=args.strict, workers=args.workers, progress=sys.stderr.isatty()
     )
     per_class = " ".join(f"{d}:{n}" for d, n in enumerate(summary.per_class))
-    print(f"built {summary.out}: {summary.count} images from {summary.source} (per class {per_class})")
+    # Names are the user's files': escaped, a newline in one cannot forge a line of this report.
+    out, source = printable(str(summary.out)), printable(str(summary.source))
+    print(f"built {out}: {summary.count} images from {source} (per class {per_class})")
     if summary.skipped:
         print(f"skipped {len(summary.skipped)}:")
         for s in summary.skipped:
-            print(f"  {s.path}: {s.reason}")
+            print(f"  {printable(s.path)}: {printable(s.reason)}")
     else:
         print("skipped 0")
     return 0

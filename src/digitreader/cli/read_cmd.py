@@ -76,6 +76,7 @@ def _read_chunk(
 ) -> bool:
     """Read `chunk` and print one result per image, in order. False when any image failed."""
     from digitreader.errors import DigitreaderError
+    from digitreader.names import printable
     from digitreader.vision.load import load_image
 
     ok = True
@@ -88,13 +89,14 @@ def _read_chunk(
             ok = False
     try:
         readings: list[Reading | None] = list(recognizer.read_many([g for _, g in loaded], mode=args.mode))
-    except DigitreaderError:  # one image upset the pipeline: read one by one to name it
+    except Exception:  # one image upset the pipeline: read one by one to name it (the batch goes on)
         readings = []
         for path, gray in loaded:
             try:
                 readings.append(recognizer.read(gray, mode=args.mode))
-            except DigitreaderError as exc:
-                _error(DigitreaderError(f"{path}: {exc}"))
+            except Exception as exc:  # a bug too is reported against its image, not the whole batch
+                reason = exc if isinstance(exc, DigitreaderError) else f"internal error ({_one_line(exc)})"
+                _error(DigitreaderError(f"{printable(path)}: {reason}"))
                 readings.append(None)
                 ok = False
     for (path, gray), reading in zip(loaded, readings, strict=True):
@@ -103,8 +105,8 @@ def _read_chunk(
         if args.json:
             print(json.dumps(reading.to_dict(path, details=args.details)), flush=True)
         else:
-            text = reading.text.replace("\n", " ") if reading.digits else "(no digits found)"
-            print(f"{path}: {text}", flush=True)
+            text = reading.text.replace("\n", " ") if reading.digits else f"({'; '.join(reading.notes)})"
+            print(f"{printable(path)}: {text}", flush=True)
         out = show.get(path) or (_show_paths(args.show, [path])[path] if args.show else None)
         if out is not None:
             from digitreader.annotate import save_annotated
@@ -152,3 +154,7 @@ def _prompted_paths() -> Iterator[str]:
 
 def _error(exc: BaseException) -> None:
     print(f"digits: error: {exc}", file=sys.stderr, flush=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"

@@ -6,6 +6,10 @@ before uvicorn starts, so a bad model or a port in use is a one-line error (exit
 
 `--workers N` reads in N worker processes (`digitreader.server.pool`): much of a read is Python holding the
 GIL, so one process cannot keep two cores busy. Each worker loads its own copy of the model (~100 MB).
+
+uvicorn runs with `server.connections`' protocol (header and body timeouts, a cap on connections, the
+open-file limit raised to fit it), and the request log (one line per request) goes to stderr unless
+`DIGITREADER_REQUEST_LOG=false`.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import logging
 import socket
+import sys
 from pathlib import Path
+from typing import Any
 
 from digitreader.errors import DigitreaderError
 
@@ -58,11 +65,40 @@ def _run(args: argparse.Namespace) -> int:
     print(f"digits serve: http://{shown}:{port}/ (API docs at /docs{workers}; Ctrl+C stops)", flush=True)
 
     app = create_app(settings, recognizer)
-    config = uvicorn.Config(app, log_level="warning" if not args.verbose else "info", access_log=args.verbose)
+    _request_log(settings.request_log)
+    # The request log replaces uvicorn's access log (one line per request, refusals included).
+    config = uvicorn.Config(
+        app, http=_protocol(settings), log_level="warning" if not args.verbose else "info", access_log=False
+    )
     # uvicorn re-raises Ctrl+C after its graceful shutdown; for a server that is the normal way to stop.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _protocol(settings: Any) -> Any:
+    """uvicorn's HTTP protocol with the settings' timeouts and connection cap (plain uvicorn without
+    httptools, which the `serve` extra installs)."""
+    from digitreader.server.connections import ConnectionLimits, fit_open_files, guarded_protocol
+
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        logging.getLogger(__name__).warning("httptools is not installed: no header or body timeouts")
+        return "auto"
+    cap = fit_open_files(settings.max_connections)
+    return guarded_protocol(ConnectionLimits(settings.header_timeout, settings.body_timeout, cap))
+
+
+def _request_log(enabled: bool) -> None:
+    """Send the request log (`server.requestlog`) to stderr, one line per request; or silence it."""
+    logger = logging.getLogger("digitreader.server.requests")
+    logger.propagate = False
+    logger.setLevel(logging.INFO if enabled else logging.WARNING)
+    if enabled and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -5,7 +5,10 @@ Sources (`build_dataset`):
 - a CSV file of ``path,label`` rows (paths relative to the CSV's folder; a header row is optional).
 
 Each image goes through exactly what the recogniser does for one digit: `vision.load.load_image` then
-`vision.preprocess.prepare_single_digit`, in a process pool. The dataset folder holds:
+`vision.preprocess.prepare_single_digit`, in a process pool. Only regular files of at most `MAX_FILE_BYTES`
+are read (a FIFO would block the build, /dev/zero would fill memory), and in a folder tree a link leading
+outside SRC is refused: each such file is listed with the reason, like any unreadable one. The dataset
+folder holds:
 - ``images.npy``  (N, 28, 28) uint8, ink bright, MNIST framing;
 - ``labels.npy``  (N,) int64;
 - ``index.json``  format version, preprocessing version, source, creation time, counts per class, every
@@ -26,6 +29,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import sys
 from collections.abc import Generator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -38,6 +42,7 @@ import numpy as np
 from tqdm import tqdm
 
 from digitreader.errors import DataError, DigitreaderError
+from digitreader.names import printable
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,9 @@ IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
 )
 _SERIAL_BELOW = 200  # with workers=None, fewer images than this are decoded in-process (a pool costs ~1 s)
+# Bytes a source file (an image, or the CSV) may have: far above a photo of a digit, far below what would
+# strain memory; a larger file is refused unread.
+MAX_FILE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ def build_dataset(
     # Names in the index are relative to SRC (or to the CSV's folder); errors name the full path.
     root = src.parent if kind == "csv" else src
     if strict and skipped:
-        raise DataError(f"{root / skipped[0].path}: {skipped[0].reason}")
+        raise DataError(f"{printable(str(root / skipped[0].path))}: {printable(skipped[0].reason)}")
     if not items:
         raise DataError(f"{src}: no image files found")
 
@@ -124,13 +132,13 @@ def build_dataset(
         for item, digest, image, reason in results:
             if image is None:
                 if strict:
-                    raise DataError(f"{root / item.name}: {reason}")
+                    raise DataError(f"{printable(str(root / item.name))}: {printable(reason)}")
                 skipped.append(Skipped(item.name, reason))
                 continue
             images.append(image)
             files.append({"path": item.name, "label": item.label, "sha256": digest})
     for s in skipped:
-        log.info("skipped %s: %s", s.path, s.reason)
+        log.info("skipped %s: %s", printable(s.path), printable(s.reason))
     if not images:
         raise DataError(f"{src}: none of its {len(items)} images could be used (first: {skipped[0].reason})")
 
@@ -221,12 +229,19 @@ def _list_tree(src: Path) -> tuple[list[_Item], list[Skipped]]:
         log.warning("%s: ignoring folders that are not 0..9: %s", src, ", ".join(others))
     items: list[_Item] = []
     skipped: list[Skipped] = []
+    inside = src.resolve()
     for class_dir in class_dirs:
         label = int(class_dir.name)
         for path in sorted(class_dir.rglob("*")):
             rel = path.relative_to(src)
-            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            if any(part.startswith(".") for part in rel.parts) or path.is_dir():
                 continue  # hidden files (.DS_Store) and folders
+            if not path.resolve().is_relative_to(inside):  # a link to someone else's files
+                skipped.append(Skipped(rel.as_posix(), "a link to a file outside the source folder"))
+                continue
+            if not path.is_file():
+                skipped.append(Skipped(rel.as_posix(), "not a regular file"))
+                continue
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 skipped.append(
                     Skipped(rel.as_posix(), f"not an image file name ({path.suffix or 'no suffix'})")
@@ -238,7 +253,9 @@ def _list_tree(src: Path) -> tuple[list[_Item], list[Skipped]]:
 
 def _list_csv(src: Path) -> tuple[list[_Item], list[Skipped]]:
     try:
-        text = src.read_text(encoding="utf-8-sig")
+        text = _read_limited(src, MAX_FILE_BYTES).decode("utf-8-sig")
+    except _Refused as exc:
+        raise DataError(f"{src}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{src}: cannot read the CSV ({exc})") from None
     base = src.parent
@@ -279,11 +296,13 @@ def _decode_one(item: _Item) -> tuple[_Item, str, np.ndarray | None, str]:
     from digitreader.vision.preprocess import prepare_single_digit
 
     try:
-        data = item.path.read_bytes()
+        data = _read_limited(item.path, MAX_FILE_BYTES)
     except FileNotFoundError:
         return item, "", None, "no such file"
-    except OSError as exc:
-        return item, "", None, f"cannot read ({exc.strerror or exc})"
+    except _Refused as exc:
+        return item, "", None, str(exc)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in a CSV path
+        return item, "", None, f"cannot read ({getattr(exc, 'strerror', None) or exc})"
     digest = hashlib.sha256(data).hexdigest()
     try:
         image = prepare_single_digit(load_image(data, name=item.name))
@@ -296,6 +315,28 @@ def _decode_one(item: _Item) -> tuple[_Item, str, np.ndarray | None, str]:
     if image is None:
         return item, digest, None, "no digit found (blank image)"
     return item, digest, image, ""
+
+
+class _Refused(Exception):
+    """A source file not read: not a regular file, or too large."""
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    """The bytes of `path` if it is a regular file of at most `limit` bytes (`_Refused` says why not).
+
+    The checks are made on the opened file, so a file swapped after a check cannot slip through, and it is
+    opened without blocking, so a FIFO cannot stop the build."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise _Refused("not a regular file")
+        if info.st_size > limit:
+            raise _Refused(f"file too large ({info.st_size:,} bytes; at most {limit:,})")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise _Refused(f"file too large (over {limit:,} bytes)")
+    return data
 
 
 def _decode_all(

@@ -7,12 +7,19 @@
 
 Each family lives in its own module and registers itself with `register_model`; the families are imported
 on first use of the registry so that importing this module stays cheap.
+
+Configs can come from files (a checkpoint's `config`), so `build` checks one before allocating anything:
+every number finite, every size an integer in [0, `MAX_SIZE`] (and all of them together too), and the
+module built first on PyTorch's "meta" device (shapes only, no memory) to count its parameters against
+`MAX_PARAMETERS`. A layer size of -5 or a 10^6 x 10^6 layer is a one-line `ModelError`, not a traceback
+or gigabytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +32,10 @@ from digitreader.models.recipe import Recipe
 _FAMILIES = ("linear", "mlp", "lenet", "cnn", "fast", "record", "crnn")
 _REGISTRY: dict[str, ModelSpec] = {}
 _loaded = False
+MAX_SIZE = (
+    8192  # largest integer a config may hold (a width, a depth, a kernel): the models here use <= 1,024
+)
+MAX_PARAMETERS = 50_000_000  # the largest registered model has 3.3 M
 
 
 @dataclass(frozen=True)
@@ -53,12 +64,54 @@ class ModelSpec:
             raise ModelError(f"model {self.name!r}: bad config {dict(overrides or {})}: {exc}") from None
 
     def build(self, overrides: Mapping[str, Any] | None = None) -> DigitModel:
-        """A freshly initialised module (train mode)."""
-        return self.model_cls(self.make_config(overrides))
+        """A freshly initialised module (train mode), once its config has passed `check_config`."""
+        config = self.make_config(overrides)
+        self.check_config(config)
+        return self.model_cls(config)
+
+    def check_config(self, config: ModelConfig) -> None:
+        """`ModelError` unless `config` holds sane numbers and builds a module of at most `MAX_PARAMETERS`
+        parameters; nothing is allocated (the module is built on the meta device)."""
+        total = 0
+        for field in dataclasses.fields(config):
+            value = getattr(config, field.name)
+            for item in value if isinstance(value, tuple) else (value,):
+                _check_number(self.name, field.name, item)
+                total += item if isinstance(item, int) and not isinstance(item, bool) else 0
+        if total > MAX_SIZE:  # thousands of layers take seconds to lay out, even on the meta device
+            raise ModelError(
+                f"model {self.name!r}: config {config.to_dict()} sizes add up to {total:,} "
+                f"(at most {MAX_SIZE:,})"
+            )
+        import torch
+
+        try:
+            with torch.device("meta"):
+                probe = self.model_cls(config)
+        except Exception as exc:  # whatever torch says about impossible shapes
+            reason = " ".join(str(exc).split())[:160]
+            raise ModelError(
+                f"model {self.name!r}: config {config.to_dict()} cannot be built ({reason})"
+            ) from None
+        size = sum(t.numel() for t in probe.parameters()) + sum(t.numel() for t in probe.buffers())
+        if size > MAX_PARAMETERS:
+            raise ModelError(
+                f"model {self.name!r}: config {config.to_dict()} has {size:,} parameters "
+                f"(at most {MAX_PARAMETERS:,})"
+            )
 
     def parameter_count(self) -> int:
         """Trainable parameters of the default config."""
         return count_parameters(self.build())
+
+
+def _check_number(model: str, field: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return  # not a number: the meta build judges it
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ModelError(f"model {model!r}: config field {field} is {value!r}")
+    if isinstance(value, int) and not 0 <= value <= MAX_SIZE:
+        raise ModelError(f"model {model!r}: config field {field} is {value}, outside 0..{MAX_SIZE}")
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:

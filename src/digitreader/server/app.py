@@ -5,30 +5,49 @@ from `static/`), OpenAPI at `/docs`. The recogniser is loaded once, at startup, 
 event loop: in a thread of this process (ONNX Runtime sessions are thread-safe), or with `workers > 1` in
 one of the reading processes of `server.pool`. Either way the upload is decoded, and its header checked
 against the pixel limit, only where it is read.
+
+Reads are admitted up to a bound and read fast-first (`server.admission`: 503 with Retry-After when full);
+each runs under a CPU budget (`read_seconds`) and stops when its client goes away (answered 499, to nobody).
+Middlewares, outermost first: the request log, CORS, the allowed hosts, the body-size limit. Slow and surplus
+connections are dealt with below the app, in uvicorn's protocol (`server.connections`, set by `digits serve`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 
+import anyio
 import anyio.to_thread
-from anyio import CapacityLimiter
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
 
-from digitreader.errors import DigitreaderError, ImageTooLargeError, ModelError, NotAnImageError
+from digitreader import budget
+from digitreader.errors import (
+    DigitreaderError,
+    ImageTooLargeError,
+    ModelError,
+    NotAnImageError,
+    ReadCancelledError,
+)
 from digitreader.onnx_engine import available_cpus
 from digitreader.reading import Reading
+from digitreader.server.admission import Admission, Busy
+from digitreader.server.connections import RETRY_AFTER_S
+from digitreader.server.hosts import AllowedHosts
 from digitreader.server.limits import BodySizeLimit
-from digitreader.server.pool import ReadPool, WorkerDiedError, prepare_reading_process, read_image
+from digitreader.server.pool import IN_HAND, ReadPool, WorkerDiedError, prepare_reading_process, read_image
+from digitreader.server.requestlog import RequestLog
 from digitreader.server.schemas import MODES, ErrorOut, HealthOut, ReadingOut
 from digitreader.server.settings import Settings
 
@@ -51,7 +70,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (413, "The body is over `max_body_bytes`, or the image over `max_pixels`."),
         (415, "The upload is not an image."),
-        (422, "A bad `mode`, a form without `file`, or an image with nothing to read (truncated, tiny)."),
+        (
+            422,
+            "A bad `mode`, a form without `file`, or an image that cannot be read (truncated, tiny, "
+            "over `read_seconds` of CPU).",
+        ),
+        (
+            503,
+            "The server has as many reads in hand as it takes (`max_queued_reads`): retry after the "
+            "seconds of the Retry-After header.",
+        ),
     )
 }
 
@@ -116,7 +144,7 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
         log.info("reading with model %s", _model_name(app.state.recognizer))
         if settings.workers > 1:
             app.state.read_pool = ReadPool(
-                settings.workers, settings.model, settings.threads, settings.max_pixels
+                settings.workers, settings.model, settings.threads, settings.max_pixels, settings.read_seconds
             )
             pids = await app.state.read_pool.start()
             log.info("reading in %d worker processes: %s", settings.workers, pids)
@@ -138,20 +166,24 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
     app.state.settings = settings
     app.state.recognizer = recognizer
     app.state.read_pool = None  # worker processes, with settings.workers > 1 (started with the app)
-    # Reads in flight at once in this process: one per core keeps ONNX Runtime from thrashing and bounds
-    # decoded-image memory.
-    app.state.read_limiter = CapacityLimiter(max(2, available_cpus()))
+    # Reads read at once: one per core (reading processes: each with its pictures in hand), and one slow
+    # read aside (`server.admission`).
+    readers = settings.workers * IN_HAND if settings.workers > 1 else max(2, available_cpus())
+    app.state.admission = Admission(readers, 1, settings.max_queued_reads)
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
+    # Added innermost first: the last added sees a request first.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    if settings.cors_origins:  # added last, so outermost: its headers go on the limit's 413 too
+    app.add_middleware(AllowedHosts, allowed=settings.allowed_hosts)
+    if settings.cors_origins:  # outside the limits: its headers go on their 413 and 400 too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
         )
+    app.add_middleware(RequestLog)
 
     _add_routes(app)
     _add_docs(app)
@@ -208,18 +240,33 @@ def _add_routes(app: FastAPI) -> None:
         query = request.query_params
         mode = _check_mode(query["mode"]) if "mode" in query else None
         details = _flag("details", query.get("details", "false"))
-        data, filename, form_mode = await _image_from_request(request)
+        try:
+            data, filename, form_mode = await _image_from_request(request)
+        except ClientDisconnect:
+            return Response(status_code=499)  # gone before its upload ended: nobody to answer
         chosen = _check_mode(form_mode) if form_mode is not None else (mode or "auto")
         pool: ReadPool | None = request.app.state.read_pool
-        try:
+        admission: Admission = request.app.state.admission
+
+        async def read_it(cancel: threading.Event) -> Reading:
             # The image's header is checked where it is decoded (worker or thread): one parse, not two.
             if pool is not None:
-                reading = await pool.read(data, chosen, filename)
-            else:
-                reading = await anyio.to_thread.run_sync(
-                    lambda: read_image(recognizer, data, chosen, settings.max_pixels, filename),
-                    limiter=request.app.state.read_limiter,
-                )
+                return await pool.read(data, chosen, filename)
+
+            def work(on_slow: Callable[[], None]) -> Reading:
+                limit, after = settings.read_seconds or None, admission.slow_after
+                with budget.read_budget(limit, cancel=cancel, slow_after=after, on_slow=on_slow):
+                    return read_image(recognizer, data, chosen, settings.max_pixels, filename)
+
+            return await admission.run(work, cancel)
+
+        try:
+            with admission.admit():
+                reading = await _while_connected(request, read_it)
+        except Busy as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)}) from exc
+        except ReadCancelledError:
+            return Response(status_code=499)
         except ImageTooLargeError as exc:
             raise HTTPException(413, str(exc)) from exc
         except NotAnImageError as exc:
@@ -253,6 +300,28 @@ def _add_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+
+
+async def _while_connected(
+    request: Request, read: Callable[[threading.Event], Awaitable[Reading]]
+) -> Reading:
+    """`read(cancel)`, with `cancel` set and the wait given up when the client disconnects meanwhile
+    (`ReadCancelledError`): a read nobody waits for stops at its next budget check."""
+    cancel = threading.Event()
+    with anyio.CancelScope() as scope:
+
+        async def watch() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            cancel.set()
+            scope.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        try:
+            return await read(cancel)
+        finally:
+            watcher.cancel()
+    raise ReadCancelledError("the client went away before its reading was ready")
 
 
 async def _image_from_request(request: Request) -> tuple[bytes, str | None, str | None]:
@@ -313,7 +382,9 @@ def load_recognizer(settings: Settings) -> RecognizerLike:
     """The recogniser the settings name (`model`, `threads`); raises `ModelError` naming a bad file."""
     from digitreader.recognizer import Recognizer  # imported here: ONNX Runtime only when a server starts
 
-    recognizer: RecognizerLike = Recognizer.load(settings.model, threads=settings.threads)
+    recognizer: RecognizerLike = Recognizer.load(
+        settings.model, threads=settings.threads, read_seconds=settings.read_seconds
+    )
     return recognizer
 
 

@@ -29,14 +29,16 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from digitreader import budget
 from digitreader.errors import DigitreaderError
 from digitreader.reading import Reading
 
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("<I")
-_IN_HAND = 2  # pictures a worker is given at once (see ReadPool)
+IN_HAND = 2  # pictures a worker is given at once (see ReadPool)
 _START_TIMEOUT_S = 120.0  # a worker imports ONNX Runtime and loads the model: seconds, not minutes
+_LARGE_PIXELS = 4_000_000  # after a picture this large, free memory goes back to the system
 
 
 class WorkerDiedError(Exception):
@@ -61,10 +63,15 @@ def prepare_reading_process() -> None:
 def read_image(recognizer: Any, data: bytes, mode: str, max_pixels: int, name: str | None) -> Reading:
     """Decode `data` under the pixel limit, then read it: the one reading step of the server, in a worker
     process or a thread. Raises `NotAnImageError` (415), `ImageTooLargeError` (413), other `ImageError`."""
+    from digitreader.server.memory import give_back
     from digitreader.vision.load import load_image
 
     gray = load_image(data, max_pixels=max_pixels, name=name or "the upload")
+    budget.check()  # decoding may have been the slow part (a huge photo): a place to move aside or stop
     reading: Reading = recognizer.read(gray, mode=mode)
+    if gray.size >= _LARGE_PIXELS:
+        del gray
+        give_back()
     return reading
 
 
@@ -87,7 +94,9 @@ def _receive(stream: Any) -> Any | None:
     return pickle.loads(stream.read(length))
 
 
-def _worker_main(sock: socket.socket, model: str | None, threads: int, max_pixels: int) -> None:
+def _worker_main(
+    sock: socket.socket, model: str | None, threads: int, max_pixels: int, read_seconds: float
+) -> None:
     """A worker process: load the model, say "ready" (or why not), then answer requests until EOF."""
     from digitreader.recognizer import Recognizer
 
@@ -96,7 +105,7 @@ def _worker_main(sock: socket.socket, model: str | None, threads: int, max_pixel
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     prepare_reading_process()
     try:
-        recognizer = Recognizer.load(model, threads=threads)
+        recognizer = Recognizer.load(model, threads=threads, read_seconds=read_seconds)
     except DigitreaderError as exc:
         _send(sock, ("failed", str(exc)))
         return
@@ -170,17 +179,20 @@ class _Worker:
 
 class ReadPool:
     """`workers` processes with the model at `model` (None: the bundled one), `threads` ORT threads each,
-    refusing images over `max_pixels` (checked in the worker, from the header, before decoding).
+    refusing images over `max_pixels` (checked in the worker, from the header, before decoding) and reads
+    over `read_seconds` of CPU (0: no limit).
 
-    Each worker is given at most `_IN_HAND` pictures at once: the one it reads and the next, so it does
+    Each worker is given at most `IN_HAND` pictures at once: the one it reads and the next, so it does
     not sit idle while the server, busy with HTTP on a shared core, gets round to sending more (the call
     queue of a `ProcessPoolExecutor` did the same; on 2 cores, 1 and 2 measured alike within noise).
     A new picture goes to the worker with the fewest in hand.
     """
 
-    def __init__(self, workers: int, model: Path | None, threads: int, max_pixels: int) -> None:
+    def __init__(
+        self, workers: int, model: Path | None, threads: int, max_pixels: int, read_seconds: float = 5.0
+    ) -> None:
         self.workers = workers
-        self._args = (None if model is None else str(model), threads, max_pixels)
+        self._args = (None if model is None else str(model), threads, max_pixels, read_seconds)
         self._context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked ORT threads
         self._all: set[_Worker] = set()
         self._free = asyncio.Condition()  # notified when a worker has room again
@@ -234,7 +246,7 @@ class ReadPool:
 
     def _roomiest(self) -> _Worker | None:
         worker = min(self._all, key=lambda w: len(w.waiting), default=None)
-        return worker if worker is not None and len(worker.waiting) < _IN_HAND else None
+        return worker if worker is not None and len(worker.waiting) < IN_HAND else None
 
     async def read(self, data: bytes, mode: str, name: str | None = None) -> Reading:
         """The reading of one picture, from whichever process has room first. The reader's own errors come

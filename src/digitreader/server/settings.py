@@ -32,8 +32,25 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=50_000_000, gt=0)
     # Origins allowed to call the API from other sites' pages; none by default. Env: comma-separated.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host header values served ("digits.example.org", "*.example.org"; port ignored); empty: any.
+    # Env: comma-separated. Set it when the server is reachable by name (DNS rebinding).
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # CPU seconds one picture may take to read (0: no limit); a read over it is answered 422.
+    read_seconds: float = Field(default=5.0, ge=0, allow_inf_nan=False)
+    # A request's headers must arrive within this many seconds of the connection opening (or of the
+    # previous answer on a kept-alive connection), and its body within `body_timeout` of its headers.
+    header_timeout: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    body_timeout: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    # Open connections at most: beyond it the one waiting longest for a request is closed, or, when all are
+    # busy, the new one is answered 503. The open-file limit is raised to fit (or this lowered to fit it).
+    max_connections: int = Field(default=1000, ge=1)
+    # Reads waiting for a reader at most (beyond those being read): one more is answered 503 with
+    # Retry-After at once, rather than waiting without end.
+    max_queued_reads: int = Field(default=64, ge=0)
+    # One log line per request on stderr (client, method, path, status, time, bytes received).
+    request_log: bool = True
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

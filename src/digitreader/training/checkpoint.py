@@ -13,17 +13,26 @@ A checkpoint is a dict of plain types and tensors (no pickled classes, no numpy 
     metrics         dict of numbers (and a per-epoch history)
     model_state     the module's state dict
     optimizer_state, scheduler_state, ema_state, rng    what `--resume` needs to continue exactly
+    tensor_sha256   SHA-256 of every tensor in the file (names, dtypes, shapes, bytes), checked on load:
+                    a flipped bit in a weight makes the file refused, not a model that reads wrong
 
     >>> ckpt = load_checkpoint("runs/cnn/best.pt")
     >>> model = build_model_from_checkpoint(ckpt)   # eval mode, EMA weights when the run kept them
+
+Writing is atomic (temp file, fsync, rename): a failed write -- a full disk -- is one `DigitreaderError` line
+and leaves every earlier checkpoint as it was. `load_newest_intact` picks the newest checkpoint of a run
+that loads and matches its checksum (a damaged `last.pt` falls back to the last epoch's).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +45,10 @@ from digitreader.errors import DigitreaderError, ModelError
 from digitreader.models.base import IMAGE_SIZE, DigitModel
 from digitreader.models.registry import get_spec
 
+log = logging.getLogger(__name__)
+
 FORMAT = "digitreader-checkpoint/1"
+DIGEST_KEY = "tensor_sha256"
 PREPROCESSING_VERSION = 1
 _REQUIRED = ("model_name", "config", "preprocessing", "recipe", "epoch", "step", "metrics", "model_state")
 
@@ -139,7 +151,30 @@ def _default_file_mode() -> int:
 _FILE_MODE = _default_file_mode()
 
 
+def tensor_digest(state: Mapping[str, Any]) -> str:
+    """SHA-256 over every tensor in `state` (nested dicts and lists), each with its key path, dtype and
+    shape, in a fixed order; the digest entry itself is left out."""
+    digest = hashlib.sha256()
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, torch.Tensor):
+            flat = value.detach().to("cpu").contiguous().reshape(-1)
+            digest.update(f"{where}|{flat.dtype}|{tuple(value.shape)}|".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        elif isinstance(value, Mapping):
+            for key in sorted(value, key=str):
+                if not (where == "" and key == DIGEST_KEY):
+                    walk(value[key], f"{where}/{key}")
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]")
+
+    walk(state, "")
+    return digest.hexdigest()
+
+
 def _write(path: Path, state: dict[str, Any]) -> Path:
+    state = {**state, DIGEST_KEY: tensor_digest(state)}
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,11 +189,26 @@ def _write(path: Path, state: dict[str, Any]) -> Path:
         os.replace(tmp_name, path)
         tmp_name = None
     except OSError as exc:
-        raise DigitreaderError(f"{path}: cannot write checkpoint ({exc.strerror or exc})") from None
+        raise DigitreaderError(f"{path}: cannot write checkpoint ({_write_failure(path, exc)})") from None
+    except RuntimeError as exc:  # torch's writer reports a failed write as "[enforce fail at ...]"
+        raise DigitreaderError(f"{path}: cannot write checkpoint ({_write_failure(path, exc)})") from None
     finally:
         if tmp_name is not None:
             Path(tmp_name).unlink(missing_ok=True)
     return path
+
+
+def _write_failure(path: Path, exc: BaseException) -> str:
+    """Why a write failed, in words, and that what was there before is still there."""
+    kept = "the earlier file is intact" if path.exists() else "nothing was written"
+    strerror = getattr(exc, "strerror", None)
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < 64 << 20:
+        return f"the disk is full: {free // (1 << 20)} MiB free; {kept}"
+    return f"{strerror or 'the write failed: disk full, or a file size limit?'}; {kept}"
 
 
 def _one_line(exc: BaseException, limit: int = 160) -> str:
@@ -191,6 +241,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     missing = [key for key in _REQUIRED if key not in state]
     if missing:
         raise ModelError(f"{path}: checkpoint is missing {', '.join(missing)}")
+    saved = state.get(DIGEST_KEY)  # checkpoints written before the checksum existed have none
+    if saved is not None and saved != tensor_digest(state):
+        raise ModelError(
+            f"{path}: damaged checkpoint (its tensors do not match the checksum saved with them)"
+        )
     return Checkpoint(
         path=path,
         model_name=str(state["model_name"]),
@@ -202,6 +257,29 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         metrics=dict(state["metrics"]),
         state=state,
     )
+
+
+def load_newest_intact(
+    paths: Sequence[str | os.PathLike[str]], warn: Callable[[str], None] | None = None
+) -> Checkpoint:
+    """The newest of `paths` (oldest first, as `train.checkpoints_in` lists them) that loads and matches
+    its checksum; each damaged one passed over is reported through `warn` (default: a logged warning).
+    Raises the newest one's `ModelError` when none is intact."""
+    say = warn or log.warning
+    errors: list[ModelError] = []
+    for path in reversed(list(paths)):
+        try:
+            ckpt = load_checkpoint(path)
+        except ModelError as exc:
+            errors.append(exc)
+            say(f"{exc}; trying the one before it")
+            continue
+        if errors:
+            say(f"resuming from {ckpt.path}, the newest intact checkpoint")
+        return ckpt
+    if errors:
+        raise errors[0]
+    raise ModelError("no checkpoint to load")
 
 
 def build_model_from_checkpoint(ckpt: Checkpoint, *, ema: bool = True) -> nn.Module:

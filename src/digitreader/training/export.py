@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import subprocess
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from digitreader.data._files import atomic_write_bytes
 from digitreader.errors import DataError, ModelError
 
 log = logging.getLogger(__name__)
@@ -377,16 +377,7 @@ def _with_metadata(model_bytes: bytes, metadata: dict[str, Any]) -> bytes:
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write beside the target and rename: readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def _jsonable(value: Any) -> Any:

@@ -149,8 +149,10 @@ def _train(
 ) -> TrainResult:
     resume_from = prepare_out(out, cfg.resume)
     distributed.barrier(info)  # every rank has checked --out before rank 0 writes to it
-    resumed = ckpt_io.load_checkpoint(resume_from) if resume_from is not None else None
+    # A damaged last.pt (a crash mid-copy, a flipped bit) falls back to the newest intact checkpoint.
+    resumed = ckpt_io.load_newest_intact(checkpoints_in(out), say) if resume_from is not None else None
     if resumed is not None:
+        resume_from = resumed.path
         if resumed.model_name != name:
             raise DigitreaderError(
                 f"{resume_from}: a checkpoint of model {resumed.model_name!r}, not {name!r} "

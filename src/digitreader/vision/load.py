@@ -4,11 +4,16 @@
 uint8 array in the image's own orientation and polarity (ink is not inverted here: preprocess does that).
 
 Steps, in order:
-1. open lazily and read only the header; refuse images over `max_pixels` before decoding (bombs);
+1. open lazily, as one of `FORMATS` only, and read only the header; refuse images over `max_pixels`, or
+   whose decoded pixels would pass `max_decoded_bytes`, before decoding (bombs);
 2. decode the first frame (GIF, TIFF pages, ...); truncated or broken data is refused;
-3. apply the EXIF orientation (phone photos);
-4. composite transparency onto white (a drawing on a transparent canvas reads as ink on paper);
-5. convert any mode (1, L, P, RGB, CMYK, LA, I;16, I, F, ...) to 8-bit luma, scaling 16-bit and float ranges.
+3. convert any mode (1, L, P, RGB, CMYK, LA, I;16, I, F, ...) to 8-bit luma, transparency onto white, in
+   bands of rows (`vision.gray`), so memory stays near the decoded picture's own size;
+4. apply the EXIF orientation (phone photos) to the gray result.
+
+Arrays are checked (dtype, shape, pixels) before any conversion. Whatever a decoder raises on hostile data
+(Pillow's plugins raise OSError, ValueError, RuntimeError, NotImplementedError, struct errors, ...) comes out
+as one `ImageError` line naming the source and the reason.
 """
 
 from __future__ import annotations
@@ -20,51 +25,76 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
-from digitreader.errors import ImageError, ImageTooLargeError, NotAnImageError
+from digitreader.errors import DigitreaderError, ImageError, ImageTooLargeError, NotAnImageError
+from digitreader.names import printable
+from digitreader.vision.gray import array_to_gray, check_array, pil_to_gray
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 50_000_000  # 50 MP: above any phone photo, far below what would exhaust memory
+# Bytes the decoded picture may take in Pillow (4 per pixel for RGB, RGBA, CMYK, 32-bit and float modes;
+# 2 for 16-bit; 1 for gray and palette): a 50 MP colour photo, and no more.
+DEFAULT_MAX_DECODED_BYTES = 4 * DEFAULT_MAX_PIXELS
 MIN_SIDE = 4  # pixels; anything smaller cannot hold a legible digit
+# The formats files are opened as (Pillow's names; JPEG includes the MPO variant of many phones, PPM
+# covers PGM and PBM). Any other is refused unread: every extra decoder is more code facing hostile bytes.
+FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
 
 ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
-# ITU-R 601-2 luma, the weights Pillow's convert("L") uses, so arrays and files give the same gray.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_TURNS = {  # EXIF orientation -> the turn that shows the picture upright (as `ImageOps.exif_transpose`)
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
-def load_image(source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> np.ndarray:
+def load_image(
+    source: Any,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    name: str | None = None,
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+) -> np.ndarray:
     """Return `source` as a C-contiguous grayscale `uint8` array of shape `(H, W)`.
 
-    `source` is a path (str or `os.PathLike`), the bytes of an image file, a PIL image, or a numpy array
-    (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA of dtype bool, uint8, uint16, other ints or float
-    (floats in [0, 1] are scaled to 255). `name` labels the source in error messages (default: the path, or a
-    description of the object). Raises `ImageTooLargeError` over `max_pixels`, `ImageError` for anything
-    else that cannot be read; each message is one line naming the source and the reason.
+    `source` is a path (str or `os.PathLike`), the bytes of an image file (one of `FORMATS`), a PIL image,
+    or a numpy array (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA of dtype bool, uint8, uint16, other
+    ints or float (floats in [0, 1] are scaled to 255). `name` labels the source in error messages
+    (default: the path, or a description of the object). Raises `ImageTooLargeError` over `max_pixels` (or
+    a decoded size over `max_decoded_bytes`), `ImageError` for anything else that cannot be read; each
+    message is one line naming the source and the reason.
     """
     if isinstance(source, np.ndarray):
         label = name or f"<array {source.shape} {source.dtype}>"
-        gray = _array_to_gray(source, label)
+        height, width = check_array(source, label)
+        _check_size(width, height, max_pixels, label)  # before any conversion: it works in bands
+        gray = array_to_gray(source, label)
     elif isinstance(source, Image.Image):
         label = name or f"<PIL image {source.mode} {source.width}x{source.height}>"
-        _check_size(source.width, source.height, max_pixels, label)
-        gray = _pil_to_gray(source, label)
+        gray = _from_pil(source, label, max_pixels, max_decoded_bytes)
     elif isinstance(source, bytes | bytearray | memoryview):
         label = name or f"<{len(source)} bytes>"
         if len(source) == 0:
             raise NotAnImageError(f"{label}: empty data, not an image")
-        gray = _decode(io.BytesIO(bytes(source)), label, max_pixels)
+        gray = _decode(io.BytesIO(bytes(source)), label, max_pixels, max_decoded_bytes)
     elif isinstance(source, str | os.PathLike):
-        path = Path(os.fspath(source)).expanduser()
-        label = name or str(source)
-        _check_path(path, label)
+        label = name or printable(str(source))
         try:
+            path = Path(os.fspath(source)).expanduser()
+            _check_path(path, label)
             with open(path, "rb") as f:
-                gray = _decode(f, label, max_pixels)
-        except OSError as exc:  # permission denied and the like (decode errors are already ImageError)
-            raise ImageError(f"{label}: cannot open ({exc.strerror or exc})") from None
+                gray = _decode(f, label, max_pixels, max_decoded_bytes)
+        except OSError as exc:  # permission denied, name too long and the like (decoding's are ImageError)
+            raise ImageError(f"{label}: cannot open ({_one_line(exc.strerror or exc)})") from None
+        except ValueError as exc:  # a NUL byte in the name
+            raise ImageError(f"{label}: not a usable file name ({_one_line(exc)})") from None
     else:
         raise ImageError(
             f"{name or type(source).__name__}: not an image source "
@@ -79,6 +109,8 @@ def _check_path(path: Path, label: str) -> None:
         raise ImageError(f"{label}: no such file")
     if path.is_dir():
         raise ImageError(f"{label}: is a directory, not an image file")
+    if not path.is_file():  # a FIFO would block the read forever, a device would never end
+        raise ImageError(f"{label}: not a regular file")
     if path.stat().st_size == 0:
         raise NotAnImageError(f"{label}: empty file, not an image")
 
@@ -95,10 +127,27 @@ def _check_size(width: int, height: int, max_pixels: int, label: str) -> None:
         )
 
 
-def _decode(stream: Any, label: str, max_pixels: int) -> np.ndarray:
+def _check_bytes(width: int, height: int, per_pixel: int, max_bytes: int, label: str) -> None:
+    size = width * height * per_pixel
+    if size > max_bytes:
+        raise ImageTooLargeError(
+            f"{label}: image too large ({width}x{height} at {per_pixel} bytes per pixel = {size:,} bytes "
+            f"decoded; the limit is {max_bytes:,})"
+        )
+
+
+def _pixel_bytes(mode: str) -> int:
+    """Bytes per pixel Pillow keeps for a mode (multi-band modes take 4, whatever their bands)."""
+    try:
+        return max(1, Image.new(mode, (1, 1)).im.pixelsize)
+    except Exception:  # a mode Pillow cannot even make is not one we read; its conversion will say so
+        return 4
+
+
+def _decode(stream: Any, label: str, max_pixels: int, max_bytes: int) -> np.ndarray:
     """Open the header, check the size, then decode: the order that keeps bombs out."""
     try:
-        im = Image.open(stream)
+        im = Image.open(stream, formats=FORMATS)
     except Image.DecompressionBombError:
         # Pillow's own guard (2 x MAX_IMAGE_PIXELS) fired while reading the header: same answer as ours.
         raise ImageTooLargeError(
@@ -106,92 +155,46 @@ def _decode(stream: Any, label: str, max_pixels: int) -> np.ndarray:
         ) from None
     except UnidentifiedImageError:
         raise NotAnImageError(f"{label}: not an image (unknown or unsupported format)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except Exception as exc:  # a plugin failing on a header it half recognised
+        log.debug("%s: header refused", label, exc_info=True)
         raise NotAnImageError(f"{label}: not a readable image ({_one_line(exc)})") from None
     with im:
-        _check_size(im.width, im.height, max_pixels, label)
-        try:
-            im.load()  # decodes the first frame only
-        except Image.DecompressionBombError:
-            raise ImageTooLargeError(
-                f"{label}: image too large (the limit is {max_pixels:,} pixels)"
-            ) from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageError(f"{label}: damaged or truncated image ({_one_line(exc)})") from None
-        return _pil_to_gray(im, label)
+        return _from_pil(im, label, max_pixels, max_bytes)
 
 
-def _pil_to_gray(im: Image.Image, label: str) -> np.ndarray:
+def _from_pil(im: Image.Image, label: str, max_pixels: int, max_bytes: int) -> np.ndarray:
+    """Check the size a (possibly lazy) PIL image declares, decode it, and turn it into upright gray."""
+    _check_size(im.width, im.height, max_pixels, label)
+    _check_bytes(im.width, im.height, _pixel_bytes(im.mode), max_bytes, label)
     try:
-        im = ImageOps.exif_transpose(im) or im
+        im.load()  # decodes the first frame only
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"{label}: image too large (the limit is {max_pixels:,} pixels)") from None
+    except Exception as exc:
+        log.debug("%s: decoding failed", label, exc_info=True)
+        raise ImageError(f"{label}: damaged or truncated image ({_one_line(exc)})") from None
+    try:
+        gray = pil_to_gray(im, label)
+    except DigitreaderError:
+        raise
+    except Exception as exc:  # a plugin whose pixels fail on the way out (a lazily decoded tile, ...)
+        log.debug("%s: conversion failed", label, exc_info=True)
+        raise ImageError(f"{label}: damaged image ({_one_line(exc)})") from None
+    return _upright(gray, im, label)
+
+
+def _upright(gray: np.ndarray, im: Image.Image, label: str) -> np.ndarray:
+    """`gray` turned as the image's EXIF orientation says (turning the 1-byte gray, not the decoded RGB)."""
+    try:
+        turn = _TURNS.get(im.getexif().get(ExifTags.Base.Orientation, 1))
     except Exception as exc:  # a malformed EXIF block must not stop a readable image: keep it as stored
         log.debug("%s: EXIF orientation ignored (%s)", label, exc)
-    mode = im.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        return _array_to_gray(np.asarray(im), label)
-    if mode in ("P", "PA") or (mode in ("L", "RGB") and "transparency" in im.info):
-        im = im.convert("RGBA")  # palette or colour-key transparency -> a real alpha channel
-        mode = im.mode
-    if mode in ("RGBa", "La"):  # premultiplied alpha: undo it first
-        im = im.convert("RGBA")
-        mode = im.mode
-    if mode in ("RGBA", "LA"):
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, im.convert("RGBA"))
-    try:
-        if im.mode not in ("L", "RGB"):
-            im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, 1, ...
-        return np.asarray(im.convert("L"), dtype=np.uint8).copy()
-    except (ValueError, OSError) as exc:
-        raise ImageError(f"{label}: unsupported image mode {mode} ({_one_line(exc)})") from None
+        return gray
+    if turn is None:
+        return gray
+    return np.asarray(Image.fromarray(gray).transpose(turn))
 
 
-def _array_to_gray(arr: np.ndarray, label: str) -> np.ndarray:
-    """A numpy image (gray, RGB or RGBA; any numeric dtype) -> uint8 gray, alpha composited onto white."""
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise ImageError(f"{label}: unsupported array shape {arr.shape} (expected HxW, HxWx3 or HxWx4)")
-    if arr.size == 0:
-        raise ImageError(f"{label}: empty array, not an image")
-    if arr.ndim == 2 and arr.dtype == np.uint8:
-        # Already gray bytes (the server decodes before it reads): a copy, never the caller's own array.
-        return arr.copy()
-    values = _to_unit_range(arr, label)  # float32 in [0, 1]
-    if values.ndim == 3:
-        if values.shape[2] == 4:
-            alpha = values[:, :, 3:4]
-            values = values[:, :, :3] * alpha + (1.0 - alpha)  # onto white
-        values = values @ _LUMA
-    gray = np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
-    return gray  # load_image checks its size
-
-
-def _to_unit_range(arr: np.ndarray, label: str) -> np.ndarray:
-    """Scale by what the dtype (or, for wide ints, the values) says the full range is."""
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float32)
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255.0
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) / 65535.0
-    if np.issubdtype(arr.dtype, np.integer):
-        # Pillow's "I" mode (int32) holds 16-bit PNGs in some versions: judge the range by the values.
-        top = int(arr.max()) if arr.size else 0
-        if int(arr.min()) < 0:
-            raise ImageError(f"{label}: negative pixel values in an integer image")
-        scale = 255.0 if top <= 255 else 65535.0 if top <= 65535 else float(top)
-        return (arr.astype(np.float32) / scale).astype(np.float32)
-    if np.issubdtype(arr.dtype, np.floating):
-        values = arr.astype(np.float32)
-        if not np.all(np.isfinite(values)):
-            raise ImageError(f"{label}: NaN or infinite pixel values")
-        peak = float(values.max())
-        # Floats in [0, 1] are the usual convention; anything larger is taken as 0..255.
-        return np.clip(values if peak <= 1.0 else values / 255.0, 0.0, 1.0)
-    raise ImageError(f"{label}: unsupported array dtype {arr.dtype}")
-
-
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: object) -> str:
     text = " ".join(str(exc).split())
     return text or type(exc).__name__

@@ -133,7 +133,7 @@ def _confidence(regions: list[Region], classify: Classify) -> float:
 
 def _layout(ink: np.ndarray) -> tuple[int, float, int]:
     """Significant ink components (at least a tenth of the largest), the aspect (w/h) of their union box,
-    and how many of them stand side by side (overlapping no other horizontally)."""
+    and how many of them stand side by side (overlapping no other horizontally; counted under four only)."""
     binary, _, _ = ink_mask(ink, single=True)
     n, _, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     if n <= 1:
@@ -143,7 +143,7 @@ def _layout(ink: np.ndarray) -> tuple[int, float, int]:
     x0, y0 = s[:, 0].min(), s[:, 1].min()
     x1, y1 = (s[:, 0] + s[:, 2]).max(), (s[:, 1] + s[:, 3]).max()
     apart = 0
-    for i in range(len(s)):
+    for i in range(len(s) if len(s) < 4 else 0):  # four or more is a number anyway (`choose_mode`)
         lo, hi = s[i, 0], s[i, 0] + s[i, 2]
         others = np.delete(s, i, axis=0)
         if not np.any((others[:, 0] < hi) & (others[:, 0] + others[:, 2] > lo)):

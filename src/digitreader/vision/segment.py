@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from digitreader import budget
 from digitreader.vision.lines import digit_height, ink_mask
 from digitreader.vision.preprocess import prepare_digit
 
@@ -43,6 +44,13 @@ _MAY_SPLIT_WIDTHS = 1.4  # ...as may one wider than this many typical digit widt
 _MUST_SPLIT_ASPECT = 1.4  # wider than this times the line height it surely does,
 _MUST_SPLIT_WIDTHS = 2.0  # ...as it does wider than this many typical widths
 _SPLIT_GAIN = 0.2  # a split must beat the whole by this much confidence (the weaker part against the whole)
+# Pieces `_one_digit` may merge are at most this far apart horizontally (x digit height): its widest
+# reach is the stacked pieces' 0.15; a little more, so the shortcut never decides alone.
+_MERGE_REACH = 0.2
+_MERGE_VECTOR_FROM = 48  # regions to look through at once from which numpy beats a Python loop
+# More candidate marks than this in one picture is noise (or an attack), not writing: a page of 40 lines of
+# 30 digits has 1,200. Reading each costs ~1 ms (noise marks are often split and classified again).
+MAX_MARKS = 2000
 
 
 @dataclass
@@ -166,28 +174,66 @@ def _one_digit(a: Box, b: Box, top: int, base: int, height: int) -> bool:
 
 
 def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
-    """Merge the pieces of one digit (`_one_digit`) into one region; the line stays sorted left to right."""
+    """Merge the pieces of one digit (`_one_digit`) into one region; the line stays sorted left to right.
+
+    The merges are those of the plain rule "merge the first pair (i, j), i < j, that `_one_digit` accepts,
+    then look again from the start", made without looking again from the start: a row i whose pairs were
+    all refused stays refused until a region after it grows, and each growth is checked against the rows
+    before it at once. Only regions near each other horizontally can be pieces of one digit (every accepted
+    pair lies within `_MERGE_REACH` heights), so each row looks closely only at those. Thousands of specks
+    (a noisy picture) cost O(n^2) array work instead of O(n^3) calls.
+    """
     if len(line) < 2:
         return line
     tall = [r for r in line if r.box[3] >= 0.5 * max(q.box[3] for q in line)]
     top = int(np.median([r.box[1] for r in tall]))
     base = int(np.median([r.bottom for r in tall]))
     height = max(1, base - top)
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(line)):
-            for j in range(i + 1, len(line)):
-                a, b = line[i], line[j]
-                if not _one_digit(a.box, b.box, top, base, height):
-                    continue
-                a.labels |= b.labels
-                a.box = _union(a.box, b.box)
-                del line[j]
-                merged = True
-                break
-            if merged:
-                break
+    reach = _MERGE_REACH * height
+    line = list(line)
+    x0 = [r.box[0] for r in line]  # horizontal extents, kept in step with `line`
+    x1 = [r.box[0] + r.box[2] for r in line]
+    done = [False] * len(line)  # rows known to pair with nothing after them
+
+    def first_piece(i: int, lo: int, hi: int) -> int:
+        """The first region in [lo, hi) that `_one_digit` takes with region i (asked in the rule's order,
+        the earlier region first), or -1; only regions within reach horizontally are asked."""
+        if hi - lo > _MERGE_VECTOR_FROM:  # a long line (specks): one array pass finds those within reach
+            gap = np.maximum(np.asarray(x0[lo:hi]), x0[i]) - np.minimum(np.asarray(x1[lo:hi]), x1[i])
+            near = (lo + np.flatnonzero(gap <= reach)).tolist()
+        else:
+            near = [k for k in range(lo, hi) if max(x0[k], x0[i]) - min(x1[k], x1[i]) <= reach]
+        for k in near:
+            a, b = (line[i], line[k]) if i < k else (line[k], line[i])
+            if _one_digit(a.box, b.box, top, base, height):
+                return int(k)
+        return -1
+
+    def absorb(i: int, j: int) -> None:
+        """Region j (after i) merged into region i, and dropped."""
+        a, b = line[i], line[j]
+        a.labels |= b.labels
+        a.box = _union(a.box, b.box)
+        x0[i], x1[i], done[i] = a.box[0], a.box[0] + a.box[2], False
+        for kept in (line, x0, x1, done):
+            del kept[j]
+
+    p = 0
+    while p < len(line):
+        budget.check()
+        if done[p]:
+            p += 1
+            continue
+        j = first_piece(p, p + 1, len(line))
+        if j < 0:
+            done[p] = True
+            p += 1
+            continue
+        absorb(p, j)
+        # Region p grew: the first earlier region that now takes it does, and so on down the line.
+        while (i := first_piece(p, 0, p)) >= 0:
+            absorb(i, p)
+            p = i
     return sorted(line, key=lambda r: r.box[0])
 
 
@@ -319,6 +365,7 @@ def _split(
             options.append((left, right))
     if not options:
         return [r]
+    budget.check()  # before the classifier: the costliest step per region
     if classify is None:
         left, right = options[0]
     else:
@@ -353,14 +400,21 @@ def locate_digits(ink: np.ndarray, classify: Classify | None = None) -> list[lis
         return []
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
     height = digit_height(binary) or height
+    marks = 1 + np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= max(3.0, _SPECK * height * height))
+    if len(marks) > MAX_MARKS:
+        log.info("%d marks of digit size in one picture (at most %d are read): noise", len(marks), MAX_MARKS)
+        budget.note(
+            f"{len(marks):,} separate marks, more than the {MAX_MARKS:,} read in one picture: "
+            "noise rather than writing"
+        )
+        return []
     regions = []
-    for i in range(1, n):
-        x, y, w, h, area = (int(v) for v in stats[i])
-        if area < max(3.0, _SPECK * height * height):
-            continue
-        regions.append(Region({i}, 0, labels.shape[1], box=(x, y, w, h)))
+    for i in marks:
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        regions.append(Region({int(i)}, 0, labels.shape[1], box=(x, y, w, h)))
     lines = []
     for line in group_lines(regions, height):
+        budget.check()
         line = drop_punctuation(merge_broken(line, labels))
         line = [_with_image(ink, labels, r, r.box) for r in line]
         if line:
