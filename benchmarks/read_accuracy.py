@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digitreader.ctc import edit_distance
 from digitreader.data.synth import NUMBER_STYLES, SINGLE_STYLES, Sample, make_numbers, make_single_digits
 from digitreader.recognizer import Recognizer
 from digitreader.vision.load import load_image
@@ -42,8 +43,8 @@ def _default_data_dir() -> Path | None:
 
 
 def read_text(gray: np.ndarray, mode: str, recognizer: Recognizer) -> str:
-    """The text the product reads: `Recognizer.read`, lines joined by a newline."""
-    return recognizer.read(gray, mode).text
+    """The digits the product reads (`Reading.digits_text`: the realistic set's truth has no separators)."""
+    return recognizer.read(gray, mode).digits_text
 
 
 def naive_single(gray: np.ndarray, classify: Classify) -> str:
@@ -66,16 +67,6 @@ def naive_number(gray: np.ndarray, truth: str, classify: Classify) -> str:
             small = 255 - small
         out.append("".join(str(int(p.argmax())) for p in classify(small)))
     return "\n".join(out)
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def score_singles(samples: list[Sample], recognizer: Recognizer) -> dict[str, dict[str, list[float]]]:

@@ -6,7 +6,8 @@ Prints a markdown table with the reference run (`REFERENCE`, measured on the mac
 side by side. What is measured:
 
 - latency of one `Recognizer.read(path)` (load + locate + classify), p50 and p99 over `--runs` warm calls,
-  for a single digit (examples/digit_7_photo.jpg) and a number (examples/cheque_4096.jpg);
+  for a single digit (examples/digit_7_photo.jpg) and a number (examples/cheque_4096.jpg), the number also
+  read without the sequence reader (`sequence=False`: what reading cost before it);
 - throughput in digits/s of the classifier alone on MNIST test digits in batches of `--batch`, through ONNX
   Runtime (the float graph, and the same graph quantised to int8) and through torch eager
   (`torch.inference_mode`), same threads, same weights: the torch module is built from `--checkpoint` when
@@ -209,6 +210,11 @@ def main() -> None:
         p50, p99, cpu, text = latency(recognizer, path, args.runs)
         what = f"warm `read()` latency, {label} ({path.name} -> {text!r}): wall p50 / p99, CPU p50"
         rows.append((key, what, f"{p50:.0f} / {p99:.0f} ms, {cpu:.0f} ms"))
+    # The number again without the sequence reader (segmentation and the classifier alone): its cost.
+    segmentation = Recognizer.load(args.model, threads=threads, sequence=False)
+    p50, p99, cpu, text = latency(segmentation, NUMBER, args.runs)
+    what = f"the same number read by segmentation alone (`sequence=False`, -> {text!r})"
+    rows.append(("latency_number_segmentation", what, f"{p50:.0f} / {p99:.0f} ms, {cpu:.0f} ms"))
 
     import tempfile
 
@@ -254,7 +260,10 @@ def main() -> None:
     print(f"{threads} CPU threads, onnxruntime {_ort_version()}, torch {torch.__version__}")
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"load average at the end: {load} (wall times are only meaningful on a quiet machine)")
-    print("targets: cold read <= 0.5 s wall on 2 cores; ONNX Runtime >= 3x torch eager")
+    print(
+        "targets: cold read <= 0.5 s wall on 2 cores; ONNX Runtime >= 3x torch eager; a number read with the "
+        "sequence reader <= 2x segmentation alone"
+    )
     print()
     print("| measure | this run | reference |")
     print("|---|---|---|")

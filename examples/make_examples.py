@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from digitreader.data import synth
-from digitreader.data.synth import _affine, _crop, _glyph, _paste, _render, _to_colour
+from digitreader.data.render import affine, crop, glyph, paste, punct, render, to_colour
 
 HERE = Path(__file__).resolve().parent
 SEED = 2024
@@ -114,34 +114,55 @@ EXAMPLES = (
         height=40,
     ),
     Example("lines_12_345.png", "12\n345", "two lines of digits on plain paper", {"noise": 2.0}, height=44),
+    Example(
+        "decimal_10.4_grey.jpg",
+        "10.4",
+        "a decimal number on grey paper, faint pen",
+        {"grey": True, "texture": True, "noise": 2.5},
+        height=38,
+    ),
+    Example(
+        "amount_1,250_cheque.jpg",
+        "1,250",
+        "a cheque amount with a thousands comma on guilloche paper (colour)",
+        {"pattern": "guilloche", "pitch": 36.0, "noise": 2.0, "light": True},
+        height=40,
+        colour=True,
+    ),
 )
 
 
 def pick_digits(
     text: str, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
 ) -> list[np.ndarray]:
-    """A random MNIST test image of each digit in `text` (newlines skipped)."""
+    """A random MNIST test image of each digit in `text` (newlines and separators skipped)."""
     return [images[rng.choice(np.flatnonzero(labels == int(c)))] for c in text if c.isdigit()]
 
 
 def compose(text: str, digits: list[np.ndarray], height: float, rng: np.random.Generator) -> np.ndarray:
-    """Ink coverage (float32 [0, 1]) of `text` written in lines, with natural spacing, drift and slant."""
+    """Ink coverage (float32 [0, 1]) of `text` written in lines, with natural spacing, drift and slant;
+    separators (".", ",", "-") drawn with the pen where the text has them."""
     slant = rng.uniform(-0.1, 0.15)
     rows: list[np.ndarray] = []
     queue = iter(digits)
     for line in text.split("\n"):
         glyphs = [
-            _affine(
-                _crop(_glyph(next(queue), height * rng.uniform(0.92, 1.08), rng)), rng.uniform(-4, 4), slant
-            )
-            for _ in line
+            affine(crop(glyph(next(queue), height * rng.uniform(0.92, 1.08), rng)), rng.uniform(-4, 4), slant)
+            if ch.isdigit()
+            else punct(ch, height, height * 0.1)  # a separator: ".", "," or "-"
+            for ch in line
         ]
         width = sum(g.shape[1] for g in glyphs) + int(height * 0.45) * (len(glyphs) + 1) + int(height)
         row = np.zeros((int(height * 1.9), width), np.float32)
         x = int(height * 0.5)
-        for g in glyphs:
-            y = int(height * 1.5) - g.shape[0] + int(rng.normal(0, height * 0.03))
-            _paste(row, g, x, y)
+        for ch, g in zip(line, glyphs, strict=True):
+            if ch == "-":
+                y = int(height * 1.0)
+            elif ch in ".,":  # on the baseline (a comma reaches below it)
+                y = int(height * 1.5) - int(g.shape[0] * (0.4 if ch == "," else 0.9))
+            else:
+                y = int(height * 1.5) - g.shape[0] + int(rng.normal(0, height * 0.03))
+            paste(row, g, x, y)
             x += g.shape[1] + int(height * rng.uniform(0.15, 0.45))
         rows.append(row)
     width = max(r.shape[1] for r in rows)
@@ -149,7 +170,7 @@ def compose(text: str, digits: list[np.ndarray], height: float, rng: np.random.G
     canvas = np.zeros((sum(r.shape[0] for r in rows) + 2 * margin, width + 2 * margin), np.float32)
     y = margin
     for row in rows:
-        _paste(canvas, row, margin + int(rng.integers(0, max(1, width - row.shape[1] + 1))), y)
+        paste(canvas, row, margin + int(rng.integers(0, max(1, width - row.shape[1] + 1))), y)
         y += row.shape[0]
     return canvas
 
@@ -170,8 +191,8 @@ def make(example: Example, images: np.ndarray, labels: np.ndarray, index: int) -
     if example.canvas:
         return canvas_drawing(digits[0])
     ink = compose(example.text, digits, example.height, rng)
-    gray = _render(ink, rng, example.look)
-    return Image.fromarray(_to_colour(gray, rng) if example.colour else gray)
+    gray = render(ink, rng, example.look)
+    return Image.fromarray(to_colour(gray, rng) if example.colour else gray)
 
 
 def main() -> None:

@@ -78,3 +78,14 @@ def test_digits_only_and_edit_distance() -> None:
     assert (
         edit_distance("1250", "1205") == 2 and edit_distance("", "12") == 2 and edit_distance("12", "12") == 0
     )
+
+
+def test_weights_favour_a_class_without_changing_confidences() -> None:
+    from digitreader.ctc import reading_weights
+
+    probs = _probs("1_2")
+    probs[1, BLANK], probs[1, ALPHABET.index(".") + 1] = 0.6, 0.3  # a faint point between 1 and 2
+    assert text_of(greedy_decode(probs)) == "12"
+    marked = greedy_decode(probs, reading_weights(4.0))
+    assert text_of(marked) == "1.2" and marked[1].confidence == pytest.approx(0.3)
+    assert reading_weights(4.0)[ALPHABET.index(",") + 1] == 4.0 and reading_weights(4.0)[BLANK] == 1.0

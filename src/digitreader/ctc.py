@@ -40,12 +40,16 @@ class Emitted:
     confidence: float
 
 
-def greedy_decode(probs: np.ndarray) -> list[Emitted]:
-    """The best path of ``(T, NUM_CLASSES)`` probabilities: repeats merged, blanks dropped, left to right."""
+def greedy_decode(probs: np.ndarray, weights: np.ndarray | None = None) -> list[Emitted]:
+    """The best path of ``(T, NUM_CLASSES)`` probabilities: repeats merged, blanks dropped, left to right.
+
+    `weights` (``NUM_CLASSES``) multiply the probabilities before each column's best class is taken: a
+    prior on classes the reader under-calls (see `reading_weights`); confidences stay the reader's own.
+    """
     probs = np.asarray(probs)
     if probs.ndim != 2 or probs.shape[1] != NUM_CLASSES:
         raise ValueError(f"probabilities of shape {probs.shape}: expected (T, {NUM_CLASSES})")
-    best = probs.argmax(axis=1)
+    best = (probs if weights is None else probs * weights).argmax(axis=1)
     out: list[Emitted] = []
     t = 0
     n = len(best)
@@ -60,6 +64,14 @@ def greedy_decode(probs: np.ndarray) -> list[Emitted]:
             out.append(Emitted(ALPHABET[k - 1], t, end, peak, float(run.max())))
         t = end + 1
     return out
+
+
+def reading_weights(separator: float) -> np.ndarray:
+    """Class weights for `greedy_decode` that favour the decimal and thousands marks by `separator`."""
+    weights = np.ones(NUM_CLASSES, np.float32)
+    for mark in ".,":
+        weights[ALPHABET.index(mark) + 1] = separator
+    return weights
 
 
 def text_of(emitted: list[Emitted]) -> str:

@@ -169,7 +169,10 @@ def check_classifier(session: Any, path: Path) -> dict[str, Any]:
     """The model's digitreader metadata, after checking its input and output are the ones we feed and read."""
     metadata = model_metadata(session, path)
     if metadata.get("kind", "classifier") != "classifier":
-        raise ModelError(f"{path}: a {metadata.get('kind')} model, not a digit classifier")
+        raise ModelError(
+            f"{path}: a {metadata.get('kind')} model, not a digit classifier (digits read --model takes it; "
+            "to score it on real numbers: python -m benchmarks.read_real --sequence FILE)"
+        )
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(float)":
         got = ", ".join(f"{i.name} {i.type}" for i in inputs)

@@ -29,11 +29,20 @@ class Digit:
 
 @dataclass(frozen=True)
 class Reading:
-    """The digits read in one image, in reading order; `text` has a newline between lines of digits."""
+    """The digits read in one image, in reading order.
+
+    `text` is the number as written, separators kept ("10.4", "1,250", "12 345", "555-0137", "-16.3"),
+    with a newline between lines; `digits_text` is the same without separators ("104", "1250").
+    """
 
     text: str
     digits: tuple[Digit, ...] = ()
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def digits_text(self) -> str:
+        """`text` without its separators: the digits alone, lines still joined by newlines."""
+        return "".join(ch for ch in self.text if ch.isdigit() or ch == "\n")
 
     def to_dict(self, path: str | None = None, details: bool = False) -> dict[str, Any]:
         """The JSON object of `digits read --json` and of `POST /v1/read`.
@@ -43,6 +52,7 @@ class Reading:
         out: dict[str, Any] = {
             "path": path,
             "text": self.text,
+            "digits_text": self.digits_text,
             "digits": [d.to_dict(details=details) for d in self.digits],
         }
         if self.notes:

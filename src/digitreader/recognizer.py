@@ -19,9 +19,9 @@ This module never imports torch (a test checks it): reading needs numpy, Pillow,
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,7 +29,12 @@ from digitreader import budget
 from digitreader.errors import DigitreaderError
 from digitreader.onnx_engine import OnnxEngine
 from digitreader.reading import Digit, Reading
+from digitreader.vision.sequence import bands, choose_reading, read_line, switch_to_number
 from digitreader.vision.shifts import shift_averaged
+
+if TYPE_CHECKING:
+    from digitreader.sequence_engine import SequenceEngine
+    from digitreader.vision.pipeline import Located
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +43,53 @@ NO_DIGITS = "no digits found"
 
 
 class Recognizer:
-    """Reads handwritten digits with one ONNX model. Thread-safe: share one instance (the server does)."""
+    """Reads handwritten digits with a digit classifier and, for lines of digits, a sequence reader.
+    Thread-safe: share one instance (the server does)."""
 
-    def __init__(self, engine: OnnxEngine, *, read_seconds: float | None = None) -> None:
+    def __init__(
+        self, engine: OnnxEngine, sequence: SequenceEngine | None = None, *, read_seconds: float | None = None
+    ) -> None:
         self._engine = engine
+        self._sequence = sequence
         self.read_seconds = budget.resolve_read_seconds(read_seconds)
 
     @classmethod
     def load(
-        cls, path: str | Path | None = None, *, threads: int | None = None, read_seconds: float | None = None
+        cls,
+        path: str | Path | None = None,
+        *,
+        threads: int | None = None,
+        sequence: str | Path | bool | None = None,
+        read_seconds: float | None = None,
     ) -> Recognizer:
-        """The bundled default model (`path=None`, verified against its card's SHA-256) or an .onnx file.
+        """The bundled models (`path=None`, each verified against its card's SHA-256) or an .onnx file.
 
-        `threads`: ONNX Runtime intra-op threads (default: the CPUs this process may use). `read_seconds`:
-        CPU seconds one picture may take before its read stops with `ReadTimeoutError` (default:
-        $DIGITREADER_READ_SECONDS, else 5; 0: no limit). Raises `ModelError`, naming the file, when it is
-        missing, not ONNX, lacks digitreader metadata or has the wrong shapes.
+        `path` may be a digit classifier or a sequence reader (from `digits export`); the other model is the
+        bundled one. `sequence`: a sequence reader's .onnx file, or False to read numbers by segmentation
+        and the classifier alone. `threads`: ONNX Runtime intra-op threads (default: the CPUs this process
+        may use). `read_seconds`: CPU seconds one picture may take before its read stops with
+        `ReadTimeoutError` (default: $DIGITREADER_READ_SECONDS, else 5; 0: no limit). Raises `ModelError`,
+        naming the file, when it is missing, not ONNX, lacks digitreader metadata or has the wrong shapes.
         """
-        return cls(OnnxEngine.load(path, threads=threads), read_seconds=read_seconds)
+        from digitreader.sequence_engine import SequenceEngine, load_model_file
+
+        engine: OnnxEngine | None = None
+        reader: SequenceEngine | None = None
+        if path is not None:
+            given = load_model_file(path, threads=threads)
+            if isinstance(given, SequenceEngine):
+                reader = given
+            else:
+                engine = given
+        if engine is None:
+            engine = OnnxEngine.load(None, threads=threads)
+        if sequence is False:
+            reader = None
+        elif sequence is not None and sequence is not True:
+            reader = SequenceEngine.load(sequence, threads=threads)
+        elif reader is None:
+            reader = SequenceEngine.load(None, threads=threads)
+        return cls(engine, reader, read_seconds=read_seconds)
 
     # ------------------------------------------------------------------------------------------ metadata
 
@@ -63,6 +97,11 @@ class Recognizer:
     def path(self) -> Path:
         """The model file."""
         return self._engine.path
+
+    @property
+    def sequence_path(self) -> Path | None:
+        """The sequence reader's file (None when numbers are read by segmentation alone)."""
+        return None if self._sequence is None else self._sequence.path
 
     @property
     def model_name(self) -> str:
@@ -112,48 +151,71 @@ class Recognizer:
         others load each with `vision.load.load_image` first and pass the arrays).
         """
         from digitreader.vision.load import load_image
-        from digitreader.vision.pipeline import find_digits
+        from digitreader.vision.pipeline import locate
 
         check_mode(mode)
-        located, notes = [], []
+        labels, grays, located, notes = [], [], [], []
         for image in images:  # each picture under its own CPU budget (`digitreader.budget`)
-            with budget.read_budget(self.read_seconds, budget.label_of(image)) as spent:
-                located.append(find_digits(load_image(image), mode, self.classify))
+            labels.append(budget.label_of(image))
+            with budget.read_budget(self.read_seconds, labels[-1]) as spent:
+                grays.append(load_image(image))
+                located.append(locate(grays[-1], mode, self.classify))
             notes.append(tuple(spent.notes))
         # What the pipeline left unclassified, from every image, in one batch (the model's cost is per call).
-        pending = [c for lines in located for line in lines for c in line if c.probs is None]
-        found: dict[int, np.ndarray] = {}
+        pending = [c for found in located for line in found.lines for c in line if c.probs is None]
+        probs: dict[int, np.ndarray] = {}
         if pending:
-            probs = self.classify(np.stack([c.image for c in pending]))
-            found = {id(c): p for c, p in zip(pending, probs, strict=True)}
-        return [self._reading(lines, found, n) for lines, n in zip(located, notes, strict=True)]
+            batch = self.classify(np.stack([c.image for c in pending]))
+            probs = {id(c): p for c, p in zip(pending, batch, strict=True)}
+        readings = []
+        for label, gray, found, said in zip(labels, grays, located, notes, strict=True):
+            # The sequence reader's part, under a budget of its own (a line costs it milliseconds).
+            with budget.read_budget(self.read_seconds, label):
+                readings.append(self._reading(gray, found, probs, said, auto=mode == "auto"))
+        return readings
 
     def _reading(
-        self, lines: Sequence[Sequence[Any]], found: dict[int, np.ndarray], notes: tuple[str, ...] = ()
+        self,
+        gray: np.ndarray,
+        found: Located,
+        probs: dict[int, np.ndarray],
+        notes: tuple[str, ...] = (),
+        *,
+        auto: bool = False,
     ) -> Reading:
-        labels = self._engine.labels
         digits: list[Digit] = []
         texts: list[str] = []
-        for line in lines:
-            text = ""
-            for candidate in line:
-                given = candidate.probs if candidate.probs is not None else found[id(candidate)]
-                probs = np.asarray(given, dtype=np.float64)
-                best = int(probs.argmax())
-                x, y, w, h = (int(v) for v in candidate.box)
-                digit = Digit(
-                    label=labels[best],
-                    confidence=float(probs[best]),
-                    box=(x, y, w, h),
-                    probabilities=tuple(float(p) for p in probs),
-                )
-                digits.append(digit)
-                text += str(digit.label)
+        number = found.mode == "number"
+        for line in bands(found.lines) if number and self._sequence is not None else found.lines:
+            segmented = [self._digit(c, probs) for c in line]
+            text, line_digits = "".join(str(d.label) for d in segmented), segmented
+            # Lines of a number are read whole too; so is a picture auto mode took for one digit, which
+            # becomes a number when the sequence reader is clearly surer of one.
+            if self._sequence is not None and line and (number or auto):
+                budget.check()
+                read = read_line(gray, line, found.dark_ink, self._sequence.read, self._sequence.stride)
+                if number:
+                    text, line_digits = choose_reading(read, segmented)
+                elif switch_to_number(read, segmented):
+                    text, line_digits = choose_reading(read, [])
+            digits += line_digits
             if text:
                 texts.append(text)
         if not digits:
             return Reading(text="", digits=(), notes=(NO_DIGITS, *notes))
         return Reading(text="\n".join(texts), digits=tuple(digits), notes=notes)
+
+    def _digit(self, candidate: Any, found: dict[int, np.ndarray]) -> Digit:
+        given = candidate.probs if candidate.probs is not None else found[id(candidate)]
+        probs = np.asarray(given, dtype=np.float64)
+        best = int(probs.argmax())
+        x, y, w, h = (int(v) for v in candidate.box)
+        return Digit(
+            label=self._engine.labels[best],
+            confidence=float(probs[best]),
+            box=(x, y, w, h),
+            probabilities=tuple(float(p) for p in probs),
+        )
 
 
 def check_mode(mode: str) -> str:

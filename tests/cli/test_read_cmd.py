@@ -45,6 +45,19 @@ def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(json.loads(out[0])["digits"][0]["probabilities"]) == 10
 
 
+def test_separators_as_written_in_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    from digitreader import Recognizer
+
+    amount = REPO / "examples" / "amount_1,250_cheque.jpg"
+    expected = Recognizer.load(threads=1).read(amount)  # the library's own reading, separators kept
+    code, out, _ = run([str(amount)], capsys)
+    assert code == 0 and out == [f"{amount}: {expected.text}"]
+    code, out, _ = run(["--json", str(amount)], capsys)
+    body = json.loads(out[0])
+    assert body["text"] == expected.text and body["digits_text"] == expected.digits_text
+    assert len(body["digits"]) == len(expected.digits_text)
+
+
 def test_mode_digit(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["--mode", "digit", str(SEVEN)], capsys)
     assert code == 0 and out == [f"{SEVEN}: 7"]
@@ -56,7 +69,13 @@ def test_blank_page_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     code, out, err = run([str(blank)], capsys)
     assert code == 0 and out == [f"{blank}: (no digits found)"] and err == []
     code, out, _ = run(["--json", str(blank)], capsys)
-    assert json.loads(out[0]) == {"path": str(blank), "text": "", "digits": [], "notes": ["no digits found"]}
+    assert json.loads(out[0]) == {
+        "path": str(blank),
+        "text": "",
+        "digits_text": "",
+        "digits": [],
+        "notes": ["no digits found"],
+    }
 
 
 def _bomb_header(path: Path) -> Path:

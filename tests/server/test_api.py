@@ -43,6 +43,18 @@ def test_read_number_gives_each_digit_a_box_left_to_right(client, digit_png, tex
     assert xs == sorted(xs) and len(xs) == len(text)
 
 
+def test_separators_come_back_as_written(client, recognizer):
+    from pathlib import Path
+
+    amount = Path(__file__).resolve().parents[2] / "examples" / "amount_1,250_cheque.jpg"
+    data = amount.read_bytes()
+    response = client.post("/v1/read?mode=number", files={"file": (amount.name, data, "image/jpeg")})
+    assert response.status_code == 200
+    body = response.json()
+    assert body == recognizer.read(data, mode="number").to_dict(path=amount.name)
+    assert body["digits_text"] == "".join(ch for ch in body["text"] if ch.isdigit())
+
+
 def test_mode_digit_from_form_field_beats_the_query(client, digit_png):
     data = digit_png("17")
     as_form = client.post(

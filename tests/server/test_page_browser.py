@@ -186,6 +186,16 @@ def test_uploading_a_photo_shows_boxes_and_labels(page, recognizer, digit_png, t
     shot(page, "page-photo")
 
 
+def test_a_number_is_shown_with_its_separators(page, recognizer):
+    photo = REPO / "examples" / "decimal_10.4_grey.jpg"
+    expected = recognizer.read(photo)  # the library's reading: the text as written, separators kept
+    assert expected.text != expected.digits_text, "the reader should see the decimal point of 10.4"
+    page.get_by_role("tab", name="Photo").click()
+    page.set_input_files("#file-input", str(photo))
+    wait_for_reading(page, expected.text)
+    assert page.locator("#photo-overlay rect.box").count() == len(expected.digits)
+
+
 def test_tabs_work_from_the_keyboard(page):
     page.get_by_role("tab", name="Draw").focus()
     page.keyboard.press("ArrowRight")

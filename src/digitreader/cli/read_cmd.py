@@ -47,7 +47,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--json", action="store_true", help="one JSON object per image and line")
     p.add_argument("--details", action="store_true", help="with --json: all ten probabilities per digit")
-    p.add_argument("--model", metavar="PATH", help="an .onnx model from `digits export` (default: bundled)")
+    p.add_argument(
+        "--model",
+        metavar="PATH",
+        help="an .onnx file from `digits export`: a digit classifier or a sequence reader, used in place of "
+        "the bundled one of its kind (default: both bundled)",
+    )
     p.add_argument(
         "--show",
         metavar="OUT.png",

@@ -34,7 +34,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, help="port to listen on (default 8000; 0 picks a free one)")
-    p.add_argument("--model", type=Path, metavar="PATH", help="ONNX model file (default: the bundled model)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        metavar="PATH",
+        help="an .onnx file from `digits export` (a digit classifier or a sequence reader) in place of the "
+        "bundled one of its kind (default: the bundled models)",
+    )
     p.add_argument(
         "--workers", type=int, metavar="N", help="reading processes (default 1: threads in the server's own)"
     )

@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from digitreader.errors import DigitreaderError
+    from digitreader.models.registry import get_spec
     from digitreader.training.distributed import in_worker, launch
     from digitreader.training.train import TrainConfig, train
 
@@ -68,6 +70,8 @@ def _run(args: argparse.Namespace) -> int:
         tensorboard=not args.no_tensorboard,
         device=args.device,
     )
+    if args.nproc != 1 and get_spec(args.model).kind == "sequence":
+        raise DigitreaderError("--nproc: the sequence reader trains in one process (use --threads)")
     if args.nproc != 1 and not in_worker():
         result = launch(args.nproc, config)  # N workers, each running `train` (see training/distributed.py)
     else:

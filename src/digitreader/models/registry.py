@@ -131,9 +131,10 @@ def _load_families() -> None:
 
 
 def list_specs() -> list[ModelSpec]:
-    """Every registered model, in registration order."""
+    """Every registered model, family by family in `_FAMILIES` order (whichever module was imported first)."""
     _load_families()
-    return list(_REGISTRY.values())
+    order = {f"digitreader.models.{family}": i for i, family in enumerate(_FAMILIES)}
+    return sorted(_REGISTRY.values(), key=lambda s: order.get(s.model_cls.__module__, len(order)))
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -142,7 +143,8 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ModelError(f"unknown model {name!r}; known models: {', '.join(_REGISTRY)}") from None
+        known = ", ".join(s.name for s in list_specs())
+        raise ModelError(f"unknown model {name!r}; known models: {known}") from None
 
 
 def build_model(name: str, config: Mapping[str, Any] | None = None) -> DigitModel:

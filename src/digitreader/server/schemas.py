@@ -25,7 +25,11 @@ class ReadingOut(BaseModel):
     """What `POST /v1/read` returns: exactly the object `digits read --json` prints for one image."""
 
     path: str | None = Field(description="The uploaded file's name, or null for a raw image body.")
-    text: str = Field(description="The digits read, in reading order; a newline between lines.")
+    text: str = Field(
+        description='The number as written, separators kept ("10.4", "1,250", "12 345"); a newline between '
+        "lines."
+    )
+    digits_text: str = Field(description='The digits alone ("104", "1250"); a newline between lines.')
     digits: list[DigitOut]
     notes: list[str] | None = Field(default=None, description="Remarks about the reading, if any.")
 

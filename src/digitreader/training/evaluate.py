@@ -137,6 +137,7 @@ def evaluate(
     Returns the numbers and the paths written."""
     from digitreader.data.grid import save_grid
     from digitreader.errors import DigitreaderError
+    from digitreader.models.registry import get_spec
     from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
     from digitreader.training.splits import load_split
 
@@ -153,6 +154,12 @@ def evaluate(
         predictions = engine.classify(part.images.numpy()).argmax(1)
     else:
         ckpt = load_checkpoint(path)
+        if get_spec(ckpt.model_name).kind == "sequence":
+            raise DigitreaderError(
+                f"{path}: a sequence reader reads lines, not MNIST digits: its training scored it on "
+                "generated lines (metrics.jsonl); on real numbers, python -m benchmarks.read_real --sequence "
+                "EXPORTED.onnx"
+            )
         path, model_name = ckpt.path, ckpt.model_name
         predictions = predict_logits(build_model_from_checkpoint(ckpt), part.images).argmax(1).numpy()
     labels = part.labels.numpy()

@@ -37,6 +37,7 @@ from digitreader.models.crnn import FEATURE_STRIDE, Crnn
 from digitreader.models.recipe import Recipe, recipe_from_dict, recipe_to_dict
 from digitreader.models.registry import get_spec
 from digitreader.training import checkpoint as ckpt_io
+from digitreader.training import distributed
 from digitreader.training.optim import Ema, check_recipe, lr_factor, make_optimizer
 from digitreader.training.tensorboard import TensorBoard
 
@@ -163,8 +164,10 @@ def train_sequence(cfg: TrainConfig, recipe: Recipe | None, say: Callable[[str],
 
     if cfg.data is not None or cfg.with_mnist:
         raise DigitreaderError(f"{cfg.model} trains on generated lines of digits; --data is for classifiers")
-    if cfg.device not in ("auto", "cpu") or torch.cuda.is_available() and cfg.device == "auto":
-        log.info("the sequence reader trains on the CPU")
+    if cfg.device not in ("auto", "cpu"):
+        raise DigitreaderError(f"--device {cfg.device}: the sequence reader trains on the CPU (--device cpu)")
+    if distributed.in_worker():
+        raise DigitreaderError("the sequence reader trains in one process (drop --nproc)")
     out = Path(cfg.out)
     resume_from = prepare_out(out, cfg.resume)
     resumed = ckpt_io.load_checkpoint(resume_from) if resume_from is not None else None

@@ -76,15 +76,15 @@ def _to_input(box: Box, scale: float, shape: tuple[int, int]) -> Box:
 
 def _one_digit(
     small: np.ndarray, scale: float, classify: Classify | None
-) -> tuple[list[list[Region]], float]:
-    """Digit mode: the digit of an analysis copy, and the scale its box is in (see `_DIGIT_SIDE`)."""
+) -> tuple[list[list[Region]], float, float]:
+    """Digit mode: the digit of an analysis copy, the scale its box is in (see `_DIGIT_SIDE`), the vote."""
     quick, f = downscale(small, _DIGIT_SIDE)
     vote = polarity_vote(quick)  # the vote looks at a copy this small anyway (preprocess._ANALYSIS_SIDE)
     if f < 1.0:
         found = _single_either_polarity(quick, vote, classify)
         if found and max(found[0][0].box[2:]) >= _DIGIT_MIN_SIDE:
-            return found, scale * f
-    return _single_either_polarity(small, vote, classify), scale
+            return found, scale * f, vote
+    return _single_either_polarity(small, vote, classify), scale, vote
 
 
 def _single_either_polarity(
@@ -177,6 +177,15 @@ def choose_mode(ink: np.ndarray, classify: Classify | None) -> Mode:
     return "digit" if _confidence(single[0], classify) >= _confidence(regions, classify) else "number"
 
 
+@dataclass(frozen=True)
+class Located:
+    """What `locate` found: lines of digits, the mode it read them in, and the ink's polarity."""
+
+    lines: list[list[Candidate]]
+    mode: Mode
+    dark_ink: bool
+
+
 def find_digits(
     gray: np.ndarray, mode: str = "auto", classify: Classify | None = None
 ) -> list[list[Candidate]]:
@@ -186,6 +195,11 @@ def find_digits(
     lines) or "auto". `classify` maps a batch (N, 28, 28) uint8 to (N, 10) probabilities; it decides where
     touching digits are cut and, in auto mode, ambiguous layouts. A picture without ink gives [].
     """
+    return locate(gray, mode, classify).lines
+
+
+def locate(gray: np.ndarray, mode: str = "auto", classify: Classify | None = None) -> Located:
+    """`find_digits`, with the mode the picture was read in ("digit" or "number") and its ink's polarity."""
     if mode not in MODES:
         raise DigitreaderError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
     gray = np.asarray(gray)
@@ -193,12 +207,12 @@ def find_digits(
         raise DigitreaderError(f"image of shape {gray.shape} and dtype {gray.dtype}: expected 2-D uint8 gray")
     small, scale = _analysis_copy(gray)
     if mode == "digit":
-        lines, scale = _one_digit(small, scale, classify)
+        lines, scale, vote = _one_digit(small, scale, classify)
     else:
         vote = polarity_vote(small)  # voted here, not inside ink_map, so a one-digit reading can reuse it
         ink = ink_map(small, dark=vote > 0)
         if not ink.any():
-            return []
+            return Located([], "number" if mode == "number" else "digit", vote > 0)
         if mode == "auto":
             mode = choose_mode(ink, classify)
         if mode == "digit":  # with digit mode's check of an unsure polarity vote (the one `ink` followed)
@@ -207,7 +221,8 @@ def find_digits(
             lines = locate_digits(ink, classify)
     log.debug("%s mode: %s digits per line", mode, [len(line) for line in lines])
     shape = (gray.shape[0], gray.shape[1])
-    return [
+    found = [
         [Candidate(box=_to_input(r.box, scale, shape), image=r.image, probs=r.probs) for r in line]  # type: ignore[arg-type]
         for line in lines
     ]
+    return Located(found, "digit" if mode == "digit" else "number", vote > 0)

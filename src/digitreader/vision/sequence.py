@@ -1,0 +1,243 @@
+"""Lines of digits read whole by the sequence reader, and joined with the segmentation's reading.
+
+1. `bands`: the located lines regrouped into bands of writing (segmentation splits faint numbers into
+   "lines" of pieces above one another);
+2. `line_strip`: around a band's ink box (input pixels) a context window is cut from the grayscale picture
+   and turned into an ink map, as the reader's training lines were (`data.strings`: a written line
+   photographed with its surroundings); the strip is the band's window of that ink map (`vision.strip`);
+3. the reader gives per-column probabilities (`read_line` calls it through the `read_strip` it is given);
+4. `place_characters`: the best path (`ctc.greedy_decode`); each character owns the strip columns nearest
+   its best column; its box is the ink pieces centred there, in the input's pixels;
+5. `choose_reading`: the sequence reader's characters against the segmentation's digits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from digitreader.ctc import DIGITS, Emitted, greedy_decode, kept, reading_weights
+from digitreader.reading import Digit
+from digitreader.vision.lines import LOW_LEVEL
+from digitreader.vision.preprocess import ink_map
+from digitreader.vision.strip import cut_strip, line_window
+
+Box = tuple[int, int, int, int]
+
+# Context cut around a line's ink box before its ink map is made (fractions of the line's height): about
+# the surroundings the training lines were photographed with.
+_CONTEXT_Y = 0.6
+_CONTEXT_X = 1.0
+# Where the two readings of a line differ, segmentation reading at least as many digits wins when each of
+# its digits' confidence is above this (`choose_reading`). Tuned on meza-cells' odd rows and the realistic
+# set's tuning seeds 0-2 (docs/sequence-reader.md).
+SURE_SEGMENTATION = 0.6
+# Auto mode: a picture taken for one digit is read as a number when the sequence reader's two digits or
+# more beat the classifier's one digit by this much (`switch_to_number`); the smallest margin that misread
+# no more single digits of the tuning seeds.
+AUTO_NUMBER_MARGIN = 0.3
+# How much more a decimal or thousands mark counts than its probability when a column's best class is
+# taken (`ctc.greedy_decode`). Tuned on the odd rows of meza-cells (see docs/sequence-reader.md).
+SEPARATOR_PRIOR = 4.0
+_WEIGHTS = reading_weights(SEPARATOR_PRIOR)
+_BAND_GAP = 0.35  # lines closer than this (x the taller one's height) are one band of writing
+_HALF_DIGIT = 0.6  # a character's columns reach at most this many line heights either side of its best column
+
+
+@dataclass(frozen=True)
+class LineStrip:
+    """A line ready for the reader: its strip, and how strip columns map back to the input's pixels."""
+
+    strip: np.ndarray  # uint8 (32, W), ink bright
+    ink: np.ndarray  # the context window's ink map (uint8)
+    origin: tuple[int, int]  # the context window's top-left corner in the input's pixels
+    window: Box  # the strip's window inside the context ink map
+    scale: float  # strip pixels per context pixel, horizontally
+    line_box: Box  # the line's ink box inside the context ink map
+
+
+@dataclass(frozen=True)
+class Character:
+    """One character read from a line: the character, its box in the input's pixels, its confidence, and
+    for a digit the ten digit probabilities at its best column."""
+
+    char: str
+    box: Box
+    confidence: float
+    digit_probs: tuple[float, ...] | None
+
+
+def line_strip(gray: np.ndarray, ink_box: Box, dark: bool) -> LineStrip:
+    """The strip of the line whose ink spans `ink_box` (x, y, w, h) in `gray` (uint8 2-D, input pixels)."""
+    x, y, w, h = ink_box
+    H, W = gray.shape
+    cy, cx = int(round(_CONTEXT_Y * h)), int(round(_CONTEXT_X * h))
+    x0, y0 = max(0, x - cx), max(0, y - cy)
+    x1, y1 = min(W, x + w + cx), min(H, y + h + cy)
+    ink = ink_map(gray[y0:y1, x0:x1], dark=dark)
+    box = (x - x0, y - y0, w, h)
+    window = line_window(box, ink.shape)
+    strip, scale = cut_strip(ink, window)
+    return LineStrip(strip, ink, (x0, y0), window, scale, box)
+
+
+def place_characters(line: LineStrip, probs: np.ndarray, stride: int) -> list[Character]:
+    """The characters of the best path through `probs` (T, classes), each with its box and confidence.
+
+    Decimal and thousands marks are favoured by `SEPARATOR_PRIOR`: the reader, trained on drawn marks,
+    drops many of the small ones real writers make."""
+    emitted = greedy_decode(probs, _WEIGHTS)
+    if not emitted:
+        return []
+    centres = [(e.peak + 0.5) * stride / line.scale + line.window[0] for e in emitted]
+    reach = _HALF_DIGIT * line.line_box[3]
+    pieces = _Pieces(line)
+    out = []
+    for i, e in enumerate(emitted):
+        left = (centres[i - 1] + centres[i]) / 2 if i > 0 else line.window[0]
+        right = (centres[i] + centres[i + 1]) / 2 if i + 1 < len(emitted) else line.window[0] + line.window[2]
+        left, right = max(left, centres[i] - reach), min(right, centres[i] + reach)
+        box = pieces.box(left, right)
+        out.append(Character(e.char, box, e.confidence, _digit_probs(e, probs)))
+    return out
+
+
+class _Pieces:
+    """The ink of a line's window as connected pieces, to box the ink that belongs to some columns."""
+
+    def __init__(self, line: LineStrip) -> None:
+        wx, wy, ww, wh = line.window
+        self.line = line
+        self.mask = line.ink[wy : wy + wh, wx : wx + ww] >= LOW_LEVEL
+        _, self.labels, stats, centroids = cv2.connectedComponentsWithStats(
+            self.mask.astype(np.uint8), connectivity=8
+        )
+        self.centre_x = centroids[:, 0] + wx
+
+    def box(self, left: float, right: float) -> Box:
+        """Box (input pixels) of the ink in columns [left, right) of the context ink map, taking only the
+        pieces centred there when there are any (a narrow mark beside a wide digit keeps to its own ink)."""
+        wx, wy, _, _ = self.line.window
+        ox, oy = self.line.origin
+        x0 = max(int(np.floor(left)), wx)
+        x1 = max(int(np.ceil(right)), x0 + 1)
+        cols = self.labels[:, x0 - wx : x1 - wx]
+        inside = (self.centre_x >= left) & (self.centre_x < right)
+        inside[0] = False
+        own = inside[cols]
+        ys, xs = np.nonzero(own if own.any() else cols > 0)
+        if ys.size == 0:  # no ink there (a faint mark): the columns, as tall as the line
+            _, ly, _, lh = self.line.line_box
+            return (ox + x0, oy + ly, x1 - x0, lh)
+        return (
+            ox + x0 + int(xs.min()),
+            oy + wy + int(ys.min()),
+            int(xs.max() - xs.min() + 1),
+            int(ys.max() - ys.min() + 1),
+        )
+
+
+def _digit_probs(e: Emitted, probs: np.ndarray) -> tuple[float, ...] | None:
+    """The ten digit probabilities at a digit's best column, renormalised over the digits."""
+    if e.char not in DIGITS:
+        return None
+    p = np.asarray(probs[e.peak, 1 : 1 + len(DIGITS)], np.float64)
+    total = float(p.sum())
+    return tuple(float(v) / total for v in p) if total > 0 else None
+
+
+def bands(lines: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """Located lines regrouped into bands of writing: lines that overlap vertically or nearly touch are one.
+
+    Segmentation splits a faint or broken number into pieces, and pieces above and below one another become
+    "lines" of their own (the top halves of small digits, a cell border); the sequence reader must see
+    them together. Two lines of writing keep a gap of about half a digit height or more between them.
+    """
+    spans = []
+    for line in lines:
+        if line:
+            top = min(c.box[1] for c in line)
+            bottom = max(c.box[1] + c.box[3] for c in line)
+            spans.append((top, bottom, list(line)))
+    spans.sort(key=lambda s: s[0])
+    out: list[tuple[int, int, list[Any]]] = []
+    for top, bottom, members in spans:
+        if out:
+            t, b, group = out[-1]
+            height = max(bottom - top, b - t)
+            if top - b < _BAND_GAP * height:
+                out[-1] = (min(t, top), max(b, bottom), group + members)
+                continue
+        out.append((top, bottom, members))
+    return [sorted(group, key=lambda c: c.box[0]) for _, _, group in out]
+
+
+def read_line(
+    gray: np.ndarray,
+    line: Sequence[Any],
+    dark: bool,
+    read_strip: Callable[[np.ndarray], np.ndarray],
+    stride: int,
+) -> list[Character]:
+    """The characters of a located line (its candidates' boxes in `gray`'s pixels) that belong to the
+    number written there (`ctc.kept`: digits, separators between them, a leading minus)."""
+    boxes = [c.box for c in line]
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    strip = line_strip(gray, (x0, y0, x1 - x0, y1 - y0), dark)
+    chars = place_characters(strip, read_strip(strip.strip), stride)
+    text = "".join(c.char for c in chars)
+    return [chars[i] for i in kept(text)]
+
+
+def choose_reading(chars: list[Character], segmented: list[Digit]) -> tuple[str, list[Digit]]:
+    """A line's text and digits from the sequence reader's characters and the segmentation's digits.
+
+    Where both read the same digits, the segmentation's digits are kept (their boxes are the digits' own
+    ink; their probabilities the classifier's) with the separators the sequence reader saw. Where they
+    differ, the segmentation wins when it reads at least as many digits and is sure of each (over
+    `SURE_SEGMENTATION`): the sequence reader drops a digit it takes for a border or a mark more often
+    than segmentation invents one it is sure of. Otherwise the reading whose digits' confidences multiply
+    to more wins (segmentation reading fewer digits has usually left touching ones joined). The
+    segmentation's digits keep the sequence reader's separators when there are as many digits.
+    """
+    read = [c for c in chars if c.char in DIGITS]
+    labels = [str(d.label) for d in segmented]
+    if not read:
+        return "".join(labels), segmented
+    text = "".join(c.char for c in chars)
+    if labels == [c.char for c in read]:
+        return text, segmented
+    if segmented and _segmentation_wins(segmented, read):
+        if len(labels) != len(read):
+            return "".join(labels), segmented
+        it = iter(labels)
+        return "".join(next(it) if ch in DIGITS else ch for ch in text), segmented
+    return text, _digits_of(read)
+
+
+def switch_to_number(chars: list[Character], single: list[Digit]) -> bool:
+    """Whether a picture auto mode took for one digit holds a number: the sequence reader reads two digits
+    or more in it and is surer of them (the product of their confidences) than the classifier is of the one
+    digit by `AUTO_NUMBER_MARGIN`."""
+    read = [c for c in chars if c.char in DIGITS]
+    if len(read) < 2 or len(single) != 1:
+        return False
+    return float(np.prod([c.confidence for c in read])) > single[0].confidence + AUTO_NUMBER_MARGIN
+
+
+def _digits_of(read: list[Character]) -> list[Digit]:
+    return [
+        Digit(label=int(c.char), confidence=c.confidence, box=c.box, probabilities=c.digit_probs)
+        for c in read
+    ]
+
+
+def _segmentation_wins(segmented: list[Digit], read: list[Character]) -> bool:
+    if len(segmented) >= len(read):
+        return min(d.confidence for d in segmented) > SURE_SEGMENTATION
+    return float(np.prod([d.confidence for d in segmented])) > float(np.prod([c.confidence for c in read]))
