@@ -64,12 +64,7 @@ class OnnxEngine:
             model_path = Path(path).expanduser()
         data = read_model_bytes(model_path)
         if card is not None:
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != card.get("sha256"):
-                raise ModelError(
-                    f"{model_path}: SHA-256 {digest[:12]}... does not match its card {DEFAULT_CARD.name} "
-                    f"({str(card.get('sha256'))[:12]}...): the bundled model is damaged or was replaced"
-                )
+            check_against_card(data, model_path, card, DEFAULT_CARD)
         session = session_for(data, model_path, threads)
         metadata = check_classifier(session, model_path)
         log.debug("loaded %s (model %s)", model_path, metadata.get("model"))
@@ -107,6 +102,16 @@ def read_card(card_path: Path, model_path: Path) -> dict[str, Any]:
     if not isinstance(card, dict) or not isinstance(card.get("sha256"), str):
         raise ModelError(f"{card_path}: the model card has no sha256 for {model_path.name}")
     return card
+
+
+def check_against_card(data: bytes, model_path: Path, card: dict[str, Any], card_path: Path) -> None:
+    """`ModelError` unless a bundled model's bytes have the SHA-256 its card records."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != card.get("sha256"):
+        raise ModelError(
+            f"{model_path}: SHA-256 {digest[:12]}... does not match its card {card_path.name} "
+            f"({str(card.get('sha256'))[:12]}...): the bundled model is damaged or was replaced"
+        )
 
 
 def read_model_bytes(path: Path) -> bytes:

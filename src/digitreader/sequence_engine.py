@@ -8,7 +8,6 @@ and ``digitreader`` metadata with ``kind: "sequence"`` and the alphabet it reads
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from digitreader.errors import ModelError
 from digitreader.onnx_engine import (
     WEIGHTS_DIR,
     OnnxEngine,
+    check_against_card,
     check_classifier,
     model_metadata,
     read_card,
@@ -54,12 +54,7 @@ class SequenceEngine:
         data = read_model_bytes(model_path)
         if path is None:
             card = read_card(DEFAULT_SEQUENCE_CARD, model_path)
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != card.get("sha256"):
-                raise ModelError(
-                    f"{model_path}: SHA-256 {digest[:12]}... does not match its card "
-                    f"{DEFAULT_SEQUENCE_CARD.name}: the bundled sequence reader is damaged or was replaced"
-                )
+            check_against_card(data, model_path, card, DEFAULT_SEQUENCE_CARD)
         session = session_for(data, model_path, threads)
         metadata = check_sequence_model(session, model_path)
         return cls(session, model_path, metadata)
