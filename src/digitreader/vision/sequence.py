@@ -112,10 +112,8 @@ class _Pieces:
     def __init__(self, line: LineStrip) -> None:
         wx, wy, ww, wh = line.window
         self.line = line
-        self.mask = line.ink[wy : wy + wh, wx : wx + ww] >= LOW_LEVEL
-        _, self.labels, stats, centroids = cv2.connectedComponentsWithStats(
-            self.mask.astype(np.uint8), connectivity=8
-        )
+        mask = (line.ink[wy : wy + wh, wx : wx + ww] >= LOW_LEVEL).astype(np.uint8)
+        _, self.labels, _, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
         self.centre_x = centroids[:, 0] + wx
 
     def box(self, left: float, right: float) -> Box:
