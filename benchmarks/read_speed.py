@@ -190,6 +190,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="digits per classifier call")
     parser.add_argument("--digits", type=int, default=4096, help="digits per throughput pass")
     args = parser.parse_args()
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise SystemExit(f"{args.checkpoint}: no such checkpoint file (--checkpoint is optional)")
 
     rows: list[tuple[str, str, str]] = []  # (key for REFERENCE, what, value)
     # Cold starts first, while this process has no ORT or torch thread pools that could still be busy
