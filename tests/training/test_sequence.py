@@ -87,3 +87,20 @@ def test_export_is_checked_against_torch_and_loads_as_a_sequence_reader(
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
     with pytest.raises(ModelError, match="not a digit classifier"):
         OnnxEngine.load(out)
+
+
+def test_resume_passes_over_a_damaged_last_checkpoint(
+    dry_run: Path, tmp_path: Path, tiny_mnist_dir: Path
+) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(dry_run, run)
+    (run / "last.pt").write_bytes((run / "last.pt").read_bytes()[:1000])  # cut short, as by a full disk
+    said: list[str] = []
+    cfg = TrainConfig(
+        model="crnn", out=run, resume=True, dry_run=True, data_dir=tiny_mnist_dir, progress=False
+    )
+    result = train(cfg, report=said.append)
+    assert result.best == run / "best.pt"
+    assert any("checkpoint-e001.pt, the newest intact checkpoint" in line for line in said), said

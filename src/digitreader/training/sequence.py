@@ -40,9 +40,10 @@ from digitreader.training import checkpoint as ckpt_io
 from digitreader.training import distributed
 from digitreader.training.optim import Ema, check_recipe, lr_factor, make_optimizer
 from digitreader.training.tensorboard import TensorBoard
+from digitreader.training.train import TrainResult, checkpoints_in, prepare_out, resume_command
 
 if TYPE_CHECKING:
-    from digitreader.training.train import TrainConfig, TrainResult
+    from digitreader.training.train import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,6 @@ class _Interrupted(Exception):
 
 def train_sequence(cfg: TrainConfig, recipe: Recipe | None, say: Callable[[str], None]) -> TrainResult:
     """Run (or resume) a sequence-reader training as `cfg` says (called by `training.train.train`)."""
-    from digitreader.training.train import TrainResult, prepare_out
-
     if cfg.data is not None or cfg.with_mnist:
         raise DigitreaderError(f"{cfg.model} trains on generated lines of digits; --data is for classifiers")
     if cfg.device not in ("auto", "cpu"):
@@ -170,11 +169,12 @@ def train_sequence(cfg: TrainConfig, recipe: Recipe | None, say: Callable[[str],
         raise DigitreaderError("the sequence reader trains in one process (drop --nproc)")
     out = Path(cfg.out)
     resume_from = prepare_out(out, cfg.resume)
-    resumed = ckpt_io.load_checkpoint(resume_from) if resume_from is not None else None
+    # As for classifiers: a damaged last.pt falls back to the newest intact checkpoint.
+    resumed = ckpt_io.load_newest_intact(checkpoints_in(out), say) if resume_from is not None else None
     if resumed is not None:
         if resumed.model_name != cfg.model:
             raise DigitreaderError(
-                f"{resume_from}: a checkpoint of {resumed.model_name!r}, not {cfg.model!r}"
+                f"{resumed.path}: a checkpoint of {resumed.model_name!r}, not {cfg.model!r}"
             )
         recipe = recipe_from_dict(resumed.recipe)
         check_recipe(recipe)
@@ -311,7 +311,10 @@ class _SequenceRun:
                 bar.close()
                 self._account(started, cpu_started)
                 path = self.save(self.out / "last.pt")
-                self.say(f"interrupted at step {self.step}; saved {path}. Resume with --resume")
+                self.say(
+                    f"interrupted at step {self.step}; saved {path}. "
+                    f"Resume with: {resume_command(self.cfg, self.cfg.model)}"
+                )
                 raise _Interrupted
             logits = self.model(x)
             loss = ctc_loss(logits, widths, texts, self.model)

@@ -113,6 +113,18 @@ def prepare_out(out: Path, resume: bool) -> Path | None:
     return found[-1] if resume else None
 
 
+def resume_command(cfg: TrainConfig, name: str) -> str:
+    """The `digits train` line that continues a run of `cfg` (same data and threads)."""
+    parts = ["digits", "train", "--model", name, "--out", str(cfg.out), "--resume"]
+    if cfg.data is not None:
+        parts += ["--data", str(cfg.data)] + (["--with-mnist"] if cfg.with_mnist else [])
+    if cfg.data_dir is not None:
+        parts += ["--data-dir", str(cfg.data_dir)]
+    if cfg.threads is not None:
+        parts += ["--threads", str(cfg.threads)]
+    return shlex.join(parts)
+
+
 class _Interrupted(Exception):
     """Internal: Ctrl-C arrived; the state has been saved."""
 
@@ -406,16 +418,7 @@ class _Run:
         raise _Interrupted
 
     def _resume_command(self) -> str:
-        """The `digits train` line that continues this run (same data and threads)."""
-        cfg = self.cfg
-        parts = ["digits", "train", "--model", self.name, "--out", str(self.out), "--resume"]
-        if cfg.data is not None:
-            parts += ["--data", str(cfg.data)] + (["--with-mnist"] if cfg.with_mnist else [])
-        if cfg.data_dir is not None:
-            parts += ["--data-dir", str(cfg.data_dir)]
-        if cfg.threads is not None:
-            parts += ["--threads", str(cfg.threads)]
-        return shlex.join(parts)
+        return resume_command(self.cfg, self.name)
 
     def _end_epoch(
         self,
