@@ -84,11 +84,11 @@ def export_onnx(
     metadata = {
         "format": FORMAT,
         "model": ckpt.model_name,
-        "config": _jsonable(ckpt.config),
-        "preprocessing": _jsonable(ckpt.preprocessing),
+        "config": jsonable(ckpt.config),
+        "preprocessing": jsonable(ckpt.preprocessing),
         "labels": list(range(10)),
-        "metrics": _jsonable(ckpt.metrics),
-        "recipe": _jsonable(ckpt.recipe),
+        "metrics": jsonable(ckpt.metrics),
+        "recipe": jsonable(ckpt.recipe),
         "source": {
             "checkpoint": source.name,
             "sha256": sha256_file(source),
@@ -191,8 +191,8 @@ def export_model(
     }
     if quantization is not None:
         metadata["export"]["quantization"] = quantization
-    data = _with_metadata(proto_bytes, metadata)
-    _atomic_write(out_path, data)
+    data = with_metadata(proto_bytes, metadata)
+    atomic_write(out_path, data)
     log.info("wrote %s (max |ONNX - torch| = %.2g on %d images)", out_path, diff, len(batch))
     return ExportResult(
         path=out_path,
@@ -283,7 +283,7 @@ def write_card(
         "commit": git_commit(),
         "notes": notes,
     }
-    _atomic_write(Path(card), (json.dumps(body, indent=2, sort_keys=False) + "\n").encode())
+    atomic_write(Path(card), (json.dumps(body, indent=2, sort_keys=False) + "\n").encode())
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -361,7 +361,7 @@ def run_onnx(model_bytes: bytes, batch: np.ndarray, out_path: Path) -> np.ndarra
     return np.asarray(probs, dtype=np.float32)
 
 
-def _with_metadata(model_bytes: bytes, metadata: dict[str, Any]) -> bytes:
+def with_metadata(model_bytes: bytes, metadata: dict[str, Any]) -> bytes:
     import onnx
 
     proto = onnx.load_from_string(model_bytes)
@@ -374,13 +374,13 @@ def _with_metadata(model_bytes: bytes, metadata: dict[str, Any]) -> bytes:
     return bytes(proto.SerializeToString())
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write beside the target and rename: readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """Dataclasses, tuples, numpy scalars and paths -> plain JSON values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)

@@ -30,10 +30,10 @@ from digitreader.training.export import (
     FORMAT,
     OPSET,
     ExportResult,
-    _atomic_write,
-    _jsonable,
-    _with_metadata,
+    atomic_write,
+    jsonable,
     sha256_file,
+    with_metadata,
 )
 
 log = logging.getLogger(__name__)
@@ -87,11 +87,11 @@ def export_sequence_onnx(
         "format": FORMAT,
         "kind": "sequence",
         "model": ckpt.model_name,
-        "config": _jsonable(ckpt.config),
-        "preprocessing": _jsonable(ckpt.preprocessing),
+        "config": jsonable(ckpt.config),
+        "preprocessing": jsonable(ckpt.preprocessing),
         "alphabet": ALPHABET,
-        "metrics": _jsonable(ckpt.metrics),
-        "recipe": _jsonable(ckpt.recipe),
+        "metrics": jsonable(ckpt.metrics),
+        "recipe": jsonable(ckpt.recipe),
         "source": {"checkpoint": source.name, "sha256": sha256_file(source), "step": ckpt.step},
         "export": {
             "checked_lines": len(lines),
@@ -103,8 +103,8 @@ def export_sequence_onnx(
             "exported_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     }
-    data = _with_metadata(proto_bytes, metadata)
-    _atomic_write(out_path, data)
+    data = with_metadata(proto_bytes, metadata)
+    atomic_write(out_path, data)
     log.info("wrote %s (max |ONNX - torch| = %.2g on %d lines)", out_path, diff, len(lines))
     return ExportResult(
         path=out_path,
