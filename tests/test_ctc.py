@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from digitreader.ctc import (
     ALPHABET,
     BLANK,
     NUM_CLASSES,
+    digits_log_likelihood,
     digits_only,
     edit_distance,
     encode,
@@ -89,3 +92,38 @@ def test_weights_favour_a_class_without_changing_confidences() -> None:
     marked = greedy_decode(probs, reading_weights(4.0))
     assert text_of(marked) == "1.2" and marked[1].confidence == pytest.approx(0.3)
     assert reading_weights(4.0)[ALPHABET.index(",") + 1] == 4.0 and reading_weights(4.0)[BLANK] == 1.0
+
+
+def _brute_force(probs: np.ndarray, digits: str) -> float:
+    """The probability of `digits` summed over every path, non-digits counted as blanks."""
+    total = 0.0
+    for path in itertools.product(range(NUM_CLASSES), repeat=len(probs)):
+        chars = [ALPHABET[k - 1] if 1 <= k <= 10 else "" for k in path]
+        merged = [c for i, c in enumerate(chars) if c and (i == 0 or chars[i - 1] != c)]
+        if "".join(merged) == digits:
+            total += float(np.prod([probs[t, k] for t, k in enumerate(path)]))
+    return total
+
+
+@pytest.mark.parametrize("digits", ["", "1", "7", "11", "12", "121", "1111"])
+def test_the_likelihood_of_a_digit_string_sums_every_path(digits: str) -> None:
+    probs = np.random.default_rng(3).dirichlet(np.full(NUM_CLASSES, 0.5), size=3)
+    expected = _brute_force(probs, digits)
+    got = digits_log_likelihood(probs, digits)
+    if expected == 0.0:  # "1111" cannot fit in 3 columns
+        assert got == float("-inf")
+    else:
+        assert got == pytest.approx(np.log(expected), abs=1e-9)
+
+
+def test_the_likelihood_prefers_what_the_columns_show() -> None:
+    probs = np.full((3, NUM_CLASSES), 0.01)
+    probs[1, ALPHABET.index("7") + 1] = 0.6
+    probs[:, BLANK] = 1.0 - (probs.sum(axis=1) - probs[:, BLANK])
+    assert (
+        digits_log_likelihood(probs, "7")
+        > digits_log_likelihood(probs, "")
+        > digits_log_likelihood(probs, "1")
+    )
+    with pytest.raises(ValueError, match="digits only"):
+        digits_log_likelihood(probs, "1.5")

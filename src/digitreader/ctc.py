@@ -66,6 +66,48 @@ def greedy_decode(probs: np.ndarray, weights: np.ndarray | None = None) -> list[
     return out
 
 
+def digits_log_likelihood(probs: np.ndarray, digits: str) -> float:
+    """Natural log of the probability the reader gives the digit string `digits` over a line's columns
+    (``(T, NUM_CLASSES)``), summed over every path (the CTC forward algorithm). Whatever is not a digit
+    counts as a blank: two readings of a line are compared on their digits, whatever marks lie between.
+
+    Probabilities are rescaled at each column instead of added as logarithms: as exact, and a fraction of
+    the cost on the few dozen columns of a line.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[1] != NUM_CLASSES:
+        raise ValueError(f"probabilities of shape {probs.shape}: expected (T, {NUM_CLASSES})")
+    if any(ch not in DIGITS for ch in digits):
+        raise ValueError(f"{digits!r}: digits only")
+    labels = [int(d) + 1 for d in digits]  # a digit's column in `columns` below
+    columns = np.empty((len(probs), 11))
+    columns[:, 1:] = probs[:, 1:11]
+    columns[:, 0] = np.clip(1.0 - columns[:, 1:].sum(axis=1), 0.0, None)
+    columns = np.maximum(columns, 1e-30)
+    extended = np.zeros(2 * len(labels) + 1, np.int64)  # blank, d1, blank, d2, ..., blank
+    extended[1::2] = labels
+    # A state may skip the blank before it when it is a digit unlike the one two states back.
+    skip = np.zeros(len(extended), bool)
+    skip[3::2] = extended[3::2] != extended[1:-2:2]
+    alpha = np.zeros(len(extended))
+    alpha[0] = columns[0, 0]
+    if len(extended) > 1:
+        alpha[1] = columns[0, extended[1]]
+    log_scale = 0.0
+    for t in range(1, len(columns)):
+        total = alpha.sum()
+        if total <= 0.0:
+            return float("-inf")
+        alpha /= total
+        log_scale += np.log(total)
+        moved = alpha.copy()
+        moved[1:] += alpha[:-1]
+        moved[2:] += np.where(skip[2:], alpha[:-2], 0.0)
+        alpha = moved * columns[t, extended]
+    end = alpha[-1] + (alpha[-2] if len(extended) > 1 else 0.0)
+    return float(np.log(end) + log_scale) if end > 0.0 else float("-inf")
+
+
 def reading_weights(separator: float) -> np.ndarray:
     """Class weights for `greedy_decode` that favour the decimal and thousands marks by `separator`."""
     weights = np.ones(NUM_CLASSES, np.float32)

@@ -196,7 +196,7 @@ class Recognizer:
                 read = read_line(gray, line, found.dark_ink, self._sequence.read, self._sequence.stride)
                 if number:
                     text, line_digits = choose_reading(read, segmented)
-                elif switch_to_number(read, segmented):
+                elif switch_to_number(read.chars, segmented):
                     text, line_digits = choose_reading(read, [])
             digits += line_digits
             if text:

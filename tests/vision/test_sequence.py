@@ -10,12 +10,14 @@ from digitreader.ctc import ALPHABET, BLANK, NUM_CLASSES
 from digitreader.reading import Digit
 from digitreader.vision.sequence import (
     Character,
+    LineReading,
     bands,
     choose_reading,
     line_strip,
     place_characters,
     read_line,
     switch_to_number,
+    with_separators,
 )
 
 STRIDE = 2
@@ -75,8 +77,9 @@ def test_read_line_keeps_only_what_belongs_to_the_number() -> None:
     line_candidates = [SimpleNamespace(box=(100, 40, 12, 40)), SimpleNamespace(box=(150, 40, 30, 40))]
     strip = line_strip(gray, (100, 40, 80, 40), dark=True)
     reader = _reader_seeing(marks, strip)
-    chars = read_line(gray, line_candidates, True, reader, STRIDE)  # type: ignore[arg-type]
-    assert "".join(c.char for c in chars) == "1.5"
+    read = read_line(gray, line_candidates, True, reader, STRIDE)  # type: ignore[arg-type]
+    assert "".join(c.char for c in read.chars) == "1.5"
+    assert read.probs.shape == (strip.strip.shape[1] // STRIDE, NUM_CLASSES)  # what the reader gave
 
 
 def _digit(label: int, x: int, confidence: float = 0.8) -> Digit:
@@ -93,27 +96,67 @@ def _chars(last: str, sure: float) -> list[Character]:
     ]
 
 
+def _columns(*seen: dict[str, float]) -> np.ndarray:
+    """A reader's probabilities: for each dict a column giving those characters those probabilities (the
+    rest to the blank), with a blank column before and after each."""
+    rows = []
+    for column in seen:
+        row = np.zeros(NUM_CLASSES)
+        for ch, p in column.items():
+            row[ALPHABET.index(ch) + 1] = p
+        row[BLANK] = 1.0 - row.sum()
+        rows += [np.eye(NUM_CLASSES)[BLANK], row]
+    return np.array([*rows, np.eye(NUM_CLASSES)[BLANK]])
+
+
+def _reading(last: str, sure: float, probs: np.ndarray | None = None) -> LineReading:
+    chars = _chars(last, sure)
+    if probs is None:
+        probs = _columns({"1": sure}, {",": 0.7}, {last: sure})
+    return LineReading(chars, probs)
+
+
 def test_agreeing_readings_keep_the_segmentation_digits_and_the_separators() -> None:
     segmented = [_digit(1, 0), _digit(5, 11)]
-    assert choose_reading(_chars("5", 0.6), segmented) == ("1,5", segmented)
+    assert choose_reading(_reading("5", 0.6), segmented) == ("1,5", segmented)
 
 
-def test_where_they_differ_the_surer_reading_wins() -> None:
-    unsure = [_digit(1, 0, 0.5), _digit(5, 11, 0.5)]
-    text, digits = choose_reading(_chars("6", 0.95), unsure)
+def test_where_they_differ_the_reading_the_sequence_reader_finds_likelier_by_the_margin_wins() -> None:
+    segmented = [_digit(1, 0, 0.99), _digit(5, 11, 0.99)]
+    # The last column: 6 at 0.95 against 5 at 0.03, a factor of 32 (over e^3 = 20): the sequence reader's.
+    sure = _reading("6", 0.95, _columns({"1": 0.95}, {",": 0.7}, {"6": 0.95, "5": 0.03}))
+    text, digits = choose_reading(sure, segmented)
     assert text == "1,6" and [d.label for d in digits] == [1, 6] and digits[1].box == (12, 1, 5, 5)
-    sure = [_digit(1, 0, 0.99), _digit(5, 11, 0.99)]
-    text, digits = choose_reading(_chars("6", 0.7), sure)
-    assert text == "1,5" and digits == sure  # the segmentation's digits, the sequence reader's comma
-    three = [_digit(1, 0, 0.99), _digit(5, 11, 0.99), _digit(7, 20, 0.99)]
-    assert choose_reading(_chars("6", 0.7), three) == ("157", three)  # counts differ: no separators
+    # 6 at 0.7 against 5 at 0.25 (a factor of 2.8): the segmentation's digits, the sequence reader's comma.
+    unsure = _reading("6", 0.7, _columns({"1": 0.95}, {",": 0.7}, {"6": 0.7, "5": 0.25}))
+    assert choose_reading(unsure, segmented) == ("1,5", segmented)
 
 
-def test_segmentation_reading_fewer_digits_wins_only_when_surer_overall() -> None:
-    joined = [_digit(7, 0, 0.9)]  # "15" left as one region and read as a 7
-    text, digits = choose_reading(_chars("5", 0.99), joined)
+def test_a_last_digit_the_sequence_reader_dropped_but_half_saw_is_kept() -> None:
+    # A plain 1 after "15" that the reader's best path skipped (blank 0.7, "1" 0.3 on its column).
+    segmented = [_digit(1, 0, 0.99), _digit(5, 11, 0.99), _digit(1, 20, 0.9)]
+    dropped = _reading("5", 0.95, _columns({"1": 0.95}, {",": 0.7}, {"5": 0.95}, {"1": 0.3}))
+    assert choose_reading(dropped, segmented) == ("1,51", segmented)  # the comma stays after the 1
+    # Where the reader saw nothing there at all, its reading stands.
+    clean = _reading("5", 0.95, _columns({"1": 0.95}, {",": 0.7}, {"5": 0.95}, {"1": 0.001}))
+    text, digits = choose_reading(clean, segmented)
     assert text == "1,5" and [d.label for d in digits] == [1, 5]
-    assert choose_reading(_chars("5", 0.6), joined) == ("7", joined)
+
+
+def test_segmentation_reading_fewer_digits_loses_where_the_reader_saw_them_clearly() -> None:
+    joined = [_digit(7, 0, 0.9)]  # "15" left as one region and read as a 7
+    text, digits = choose_reading(_reading("5", 0.99), joined)
+    assert text == "1,5" and [d.label for d in digits] == [1, 5]
+
+
+def test_separators_follow_the_digits_they_follow_in_the_other_reading() -> None:
+    assert with_separators("1,5", "15") == "1,5"
+    assert with_separators("1.250", "12500") == "1.2500"  # a digit added at the end
+    assert with_separators("12.5", "125") == "12.5"
+    assert with_separators("1.25", "125") == "1.25"
+    assert with_separators("-1.5", "1,5".replace(",", "")) == "-1.5"  # the leading minus stays
+    assert with_separators("10.4", "104") == "10.4"
+    assert with_separators("1.04", "4") == "4"  # nothing left to separate
 
 
 def test_auto_mode_switches_to_a_number_only_when_the_sequence_reader_is_clearly_surer() -> None:
@@ -125,7 +168,8 @@ def test_auto_mode_switches_to_a_number_only_when_the_sequence_reader_is_clearly
 
 def test_nothing_read_by_the_sequence_reader_leaves_the_segmentation_reading() -> None:
     segmented = [_digit(4, 0)]
-    assert choose_reading([Character("-", (0, 0, 3, 1), 0.9, None)], segmented) == ("4", segmented)
+    minus = LineReading([Character("-", (0, 0, 3, 1), 0.9, None)], _columns({"-": 0.9}))
+    assert choose_reading(minus, segmented) == ("4", segmented)
 
 
 def _c(x: int, y: int, w: int = 10, h: int = 20) -> SimpleNamespace:

@@ -8,11 +8,13 @@
 3. the reader gives per-column probabilities (`read_line` calls it through the `read_strip` it is given);
 4. `place_characters`: the best path (`ctc.greedy_decode`); each character owns the strip columns nearest
    its best column; its box is the ink pieces centred there, in the input's pixels;
-5. `choose_reading`: the sequence reader's characters against the segmentation's digits.
+5. `choose_reading`: the sequence reader's characters against the segmentation's digits, each reading
+   weighed by how likely the sequence reader finds it (`ctc.digits_log_likelihood`).
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitreader.ctc import DIGITS, Emitted, greedy_decode, kept, reading_weights
+from digitreader.ctc import DIGITS, Emitted, digits_log_likelihood, greedy_decode, kept, reading_weights
 from digitreader.reading import Digit
 from digitreader.vision.lines import LOW_LEVEL
 from digitreader.vision.preprocess import ink_map
@@ -32,10 +34,10 @@ Box = tuple[int, int, int, int]
 # the surroundings the training lines were photographed with.
 _CONTEXT_Y = 0.6
 _CONTEXT_X = 1.0
-# Where the two readings of a line differ, segmentation reading at least as many digits wins when each of
-# its digits' confidence is above this (`choose_reading`). Tuned on meza-cells' odd rows and the realistic
-# set's tuning seeds 0-2 (docs/sequence-reader.md).
-SURE_SEGMENTATION = 0.6
+# Where the two readings of a line differ, the segmentation's digits win unless the sequence reader finds
+# its own reading more likely by more than this (natural log: a factor of e^3 = 20; `choose_reading`).
+# Tuned on meza-cells' odd rows and the realistic set's tuning seeds 0-2 (docs/sequence-reader.md).
+LIKELIHOOD_MARGIN = 3.0
 # Auto mode: a picture taken for one digit is read as a number when the sequence reader's two digits or
 # more beat the classifier's one digit by this much (`switch_to_number`); the smallest margin that misread
 # no more single digits of the tuning seeds.
@@ -58,6 +60,15 @@ class LineStrip:
     window: Box  # the strip's window inside the context ink map
     scale: float  # strip pixels per context pixel, horizontally
     line_box: Box  # the line's ink box inside the context ink map
+
+
+@dataclass(frozen=True)
+class LineReading:
+    """What the sequence reader read in a line: the characters of the number, and its per-column
+    probabilities over the line's strip (to weigh other readings of the line by)."""
+
+    chars: list[Character]
+    probs: np.ndarray  # (columns, classes)
 
 
 @dataclass(frozen=True)
@@ -180,42 +191,73 @@ def read_line(
     dark: bool,
     read_strip: Callable[[np.ndarray], np.ndarray],
     stride: int,
-) -> list[Character]:
+) -> LineReading:
     """The characters of a located line (its candidates' boxes in `gray`'s pixels) that belong to the
     number written there (`ctc.kept`: digits, separators between them, a leading minus)."""
     boxes = [c.box for c in line]
     x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
     x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
     strip = line_strip(gray, (x0, y0, x1 - x0, y1 - y0), dark)
-    chars = place_characters(strip, read_strip(strip.strip), stride)
+    probs = read_strip(strip.strip)
+    chars = place_characters(strip, probs, stride)
     text = "".join(c.char for c in chars)
-    return [chars[i] for i in kept(text)]
+    return LineReading([chars[i] for i in kept(text)], probs)
 
 
-def choose_reading(chars: list[Character], segmented: list[Digit]) -> tuple[str, list[Digit]]:
-    """A line's text and digits from the sequence reader's characters and the segmentation's digits.
+def choose_reading(line: LineReading, segmented: list[Digit]) -> tuple[str, list[Digit]]:
+    """A line's text and digits from the sequence reader's reading and the segmentation's digits.
 
     Where both read the same digits, the segmentation's digits are kept (their boxes are the digits' own
     ink; their probabilities the classifier's) with the separators the sequence reader saw. Where they
-    differ, the segmentation wins when it reads at least as many digits and is sure of each (over
-    `SURE_SEGMENTATION`): the sequence reader drops a digit it takes for a border or a mark more often
-    than segmentation invents one it is sure of. Otherwise the reading whose digits' confidences multiply
-    to more wins (segmentation reading fewer digits has usually left touching ones joined). The
-    segmentation's digits keep the sequence reader's separators when there are as many digits.
+    differ, both digit strings are weighed by the sequence reader's own probabilities summed over every
+    way of writing them along the strip: its best path alone is not its best judgement (a plain last 1 it
+    took for a cell's border still has most of its weight on "...1"). The segmentation's digits win unless
+    the sequence reader's reading is `LIKELIHOOD_MARGIN` more likely; they keep the sequence reader's
+    separators, placed after the digits they follow in both readings.
     """
-    read = [c for c in chars if c.char in DIGITS]
-    labels = [str(d.label) for d in segmented]
+    read = [c for c in line.chars if c.char in DIGITS]
+    labels = "".join(str(d.label) for d in segmented)
     if not read:
-        return "".join(labels), segmented
-    text = "".join(c.char for c in chars)
-    if labels == [c.char for c in read]:
+        return labels, segmented
+    text = "".join(c.char for c in line.chars)
+    ours = "".join(c.char for c in read)
+    if labels == ours:
         return text, segmented
-    if segmented and _segmentation_wins(segmented, read):
-        if len(labels) != len(read):
-            return "".join(labels), segmented
-        it = iter(labels)
-        return "".join(next(it) if ch in DIGITS else ch for ch in text), segmented
+    if segmented and digits_log_likelihood(line.probs, labels) > (
+        digits_log_likelihood(line.probs, ours) - LIKELIHOOD_MARGIN
+    ):
+        return with_separators(text, labels), segmented
     return text, _digits_of(read)
+
+
+def with_separators(text: str, digits: str) -> str:
+    """`digits` written with the separators of `text` (another reading of the same line): each separator
+    goes after the digit of `digits` aligned with the one it follows in `text`; a leading minus stays."""
+    ours = "".join(ch for ch in text if ch in DIGITS)
+    after: dict[int, str] = {}  # separator after our digit i
+    lead, i = "", -1
+    for ch in text:
+        if ch in DIGITS:
+            i += 1
+        elif i < 0:
+            lead += ch
+        else:
+            after[i] = after.get(i, "") + ch
+    theirs = _aligned(ours, digits)
+    marks = {theirs[i]: mark for i, mark in after.items() if i in theirs and theirs[i] < len(digits) - 1}
+    return lead + "".join(d + marks.get(k, "") for k, d in enumerate(digits))
+
+
+def _aligned(ours: str, theirs: str) -> dict[int, int]:
+    """Which digit of `theirs` each digit of `ours` lines up with: position by position when both have as
+    many, else where they match or one replaces the other (`difflib`)."""
+    if len(ours) == len(theirs):
+        return {k: k for k in range(len(ours))}
+    out: dict[int, int] = {}
+    for tag, a0, a1, b0, b1 in difflib.SequenceMatcher(None, ours, theirs, autojunk=False).get_opcodes():
+        if tag in ("equal", "replace"):
+            out.update((a0 + k, b0 + k) for k in range(min(a1 - a0, b1 - b0)))
+    return out
 
 
 def switch_to_number(chars: list[Character], single: list[Digit]) -> bool:
@@ -233,9 +275,3 @@ def _digits_of(read: list[Character]) -> list[Digit]:
         Digit(label=int(c.char), confidence=c.confidence, box=c.box, probabilities=c.digit_probs)
         for c in read
     ]
-
-
-def _segmentation_wins(segmented: list[Digit], read: list[Character]) -> bool:
-    if len(segmented) >= len(read):
-        return min(d.confidence for d in segmented) > SURE_SEGMENTATION
-    return float(np.prod([d.confidence for d in segmented])) > float(np.prod([c.confidence for c in read]))
