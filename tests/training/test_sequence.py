@@ -104,3 +104,38 @@ def test_resume_passes_over_a_damaged_last_checkpoint(
     result = train(cfg, report=said.append)
     assert result.best == run / "best.pt"
     assert any("checkpoint-e001.pt, the newest intact checkpoint" in line for line in said), said
+
+
+def test_a_run_can_start_from_another_runs_weights(
+    dry_run: Path, tmp_path: Path, tiny_mnist_dir: Path
+) -> None:
+    from digitreader.training.checkpoint import load_checkpoint
+
+    said: list[str] = []
+    cfg = TrainConfig(
+        model="crnn",
+        out=tmp_path / "tuned",
+        init=dry_run / "best.pt",
+        lr=1e-12,  # so small the weights stay those it started from
+        dry_run=True,
+        data_dir=tiny_mnist_dir,
+        progress=False,
+    )
+    result = train(cfg, report=said.append)
+    start = load_checkpoint(dry_run / "best.pt").state
+    tuned = load_checkpoint(result.best).state  # type: ignore[arg-type]
+    for name, value in start["ema_state"].items():
+        if "running_" in name or "num_batches" in name:
+            continue  # batch-norm statistics move in training whatever the learning rate
+        assert torch.allclose(tuned["model_state"][name].float(), value.float(), atol=1e-6), name
+    assert tuned["run"]["init"] == str(dry_run / "best.pt")
+    assert any("starting from the weights of" in line for line in said)
+
+
+def test_init_needs_a_checkpoint_of_the_same_model_and_a_new_run(
+    dry_run: Path, tmp_path: Path, tiny_mnist_dir: Path
+) -> None:
+    with pytest.raises(DigitreaderError, match="--resume continues the saved run"):
+        train(TrainConfig(model="crnn", out=dry_run, resume=True, init=dry_run / "best.pt"))
+    with pytest.raises(DigitreaderError, match="classifiers train anew"):
+        train(TrainConfig(model="cnn", out=tmp_path / "c", init=dry_run / "best.pt"))

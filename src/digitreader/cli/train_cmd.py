@@ -21,6 +21,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and augmentation")
     p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default: runs/MODEL)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument(
+        "--init",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="sequence reader: start a new run from this checkpoint's weights (fine-tuning them)",
+    )
     p.add_argument("--dry-run", action="store_true", help="run the whole path on a few batches")
     p.add_argument("--data", type=Path, metavar="DATASET", help="a dataset folder from 'digits data build'")
     p.add_argument("--with-mnist", action="store_true", help="with --data: add MNIST's training images")
@@ -61,6 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         resume=args.resume,
+        init=args.init,
         dry_run=args.dry_run,
         data=args.data,
         with_mnist=args.with_mnist,

@@ -191,6 +191,18 @@ def train_sequence(cfg: TrainConfig, recipe: Recipe | None, say: Callable[[str],
     return TrainResult(out, best, out / "last.pt", ckpt_io.load_checkpoint(best).metrics)
 
 
+def _init_checkpoint(cfg: TrainConfig) -> ckpt_io.Checkpoint | None:
+    """The checkpoint `--init` names (None without it), checked to be of the model being trained."""
+    if cfg.init is None:
+        return None
+    start = ckpt_io.load_checkpoint(cfg.init)
+    if start.model_name != cfg.model:
+        raise DigitreaderError(f"--init {cfg.init}: a checkpoint of {start.model_name!r}, not {cfg.model!r}")
+    if cfg.model_config:
+        raise DigitreaderError("--init keeps the checkpoint's architecture; drop the model settings")
+    return start
+
+
 class _SequenceRun:
     def __init__(
         self,
@@ -205,10 +217,15 @@ class _SequenceRun:
         state = resumed.state if resumed is not None else {}
         self.seed = int((state.get("run") or {}).get("seed", cfg.seed))
         torch.manual_seed(self.seed)
-        config = resumed.config if resumed is not None else dict(cfg.model_config)
+        start = _init_checkpoint(cfg) if resumed is None else None
+        config = resumed.config if resumed is not None else start.config if start else dict(cfg.model_config)
         model = get_spec(cfg.model).build(config)
         assert isinstance(model, Crnn)
         self.model = model
+        self.init = str(cfg.init) if start is not None else (state.get("run") or {}).get("init")
+        if start is not None:  # fine-tuning: the weights (their average, where saved) of another run
+            self.model.load_state_dict(start.state.get("ema_state") or start.state["model_state"])
+            say(f"starting from the weights of {start.path} (step {start.step})")
         self.bank = DigitBank(*mnist.split("train"))
         n_val = DRY_RUN_LINES if cfg.dry_run else VALIDATION_LINES
         self.validation = validation_lines(DigitBank(*mnist.split("validation")), n_val)
@@ -260,7 +277,7 @@ class _SequenceRun:
             scheduler=self.scheduler,
             ema_state=self.ema.module.state_dict() if self.ema else None,
             extra={"run": {"seed": self.seed, "data": "data.strings (MNIST training digits)",
-                           "threads": torch.get_num_threads()}},
+                           "threads": torch.get_num_threads(), "init": self.init}},
         )  # fmt: skip
 
     def loop(self) -> None:

@@ -74,6 +74,7 @@ class TrainConfig:
     tensorboard: bool = True
     recipe: Recipe | None = None  # replaces the registered recipe (experiments, tests)
     model_config: dict[str, Any] = field(default_factory=dict)  # architecture fields to change
+    init: Path | None = None  # start from this checkpoint's weights (a new run: fine-tuning them)
 
 
 @dataclass(frozen=True)
@@ -136,9 +137,13 @@ def train(cfg: TrainConfig, report: Callable[[str], None] | None = None) -> Trai
     # Check every setting before touching --out, so a typo leaves nothing behind.
     if cfg.threads is not None and cfg.threads < 1:
         raise DigitreaderError(f"--threads must be >= 1 (got {cfg.threads})")
-    if cfg.resume and any(v is not None for v in (cfg.epochs, cfg.steps, cfg.batch_size, cfg.lr)):
-        raise DigitreaderError("--resume continues the saved recipe; drop --epochs/--steps/--batch-size/--lr")
+    if cfg.resume and any(v is not None for v in (cfg.epochs, cfg.steps, cfg.batch_size, cfg.lr, cfg.init)):
+        raise DigitreaderError(
+            "--resume continues the saved run; drop --epochs/--steps/--batch-size/--lr/--init"
+        )
     recipe = None if cfg.resume else resolve_recipe(spec.recipe, cfg)
+    if cfg.init is not None and spec.kind != "sequence":
+        raise DigitreaderError("--init starts the sequence reader from a checkpoint; classifiers train anew")
     if spec.kind == "sequence":
         from digitreader.training.sequence import train_sequence
 
