@@ -1,4 +1,8 @@
-"""Shared fixtures: MNIST (the real files where they are, tiny generated IDX files otherwise)."""
+"""Shared fixtures: MNIST three ways. `mnist_sample_dir`: real MNIST digits committed with the tests (the
+first 300 test and 120 training digits), for tests that need real digits but not all of them: they run on a
+fresh clone. `mnist_dir`: the whole of MNIST, for the tests that need it; they skip, saying why, where it is
+absent, unless DIGITREADER_REQUIRE_MNIST=1 (CI), where they fail. `tiny_mnist_dir`: generated files in the
+format, for tests of the format and the training path."""
 
 from __future__ import annotations
 
@@ -11,14 +15,14 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+MNIST_SAMPLE = REPO / "tests" / "data" / "mnist-sample"
 
 
 def real_mnist_dir() -> Path | None:
-    """The real MNIST files: $DIGITREADER_DATA, else ../shared/data/mnist beside the checkout, else None."""
-    for candidate in (os.environ.get("DIGITREADER_DATA"), SHARED_MNIST):
-        if candidate and (Path(candidate) / "t10k-labels-idx1-ubyte.gz").exists():
-            return Path(candidate)
+    """The whole of MNIST: the folder $DIGITREADER_DATA names, or None when it does not hold MNIST."""
+    candidate = os.environ.get("DIGITREADER_DATA")
+    if candidate and (Path(candidate) / "t10k-labels-idx1-ubyte.gz").exists():
+        return Path(candidate)
     return None
 
 
@@ -55,11 +59,20 @@ def tiny_mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The real MNIST files; tests that need real digits skip, saying why, where they are absent."""
+    """The whole of MNIST; tests that need it skip, saying why, where it is absent (fail if required)."""
     found = real_mnist_dir()
     if found is None:
-        pytest.skip("real MNIST files not found (set DIGITREADER_DATA or put them in ../shared/data/mnist)")
+        reason = "the MNIST files were not found (set DIGITREADER_DATA to the MNIST folder)"
+        if os.environ.get("DIGITREADER_REQUIRE_MNIST") == "1":
+            pytest.fail(reason + "; DIGITREADER_REQUIRE_MNIST=1 requires them")
+        pytest.skip(reason)
     return found
+
+
+@pytest.fixture(scope="session")
+def mnist_sample_dir() -> Path:
+    """Real MNIST digits committed with the tests: the first 300 test and 120 training digits."""
+    return MNIST_SAMPLE
 
 
 @pytest.fixture(scope="session")

@@ -208,13 +208,13 @@ def test_bad_model_files_one_line_naming_the_file(tmp_path: Path, make, reason: 
 # ------------------------------------------------------------------------------------------ classify
 
 
-def test_classify_accepts_uint8_and_float(recognizer: Recognizer, mnist_dir: Path) -> None:
+def test_classify_accepts_uint8_and_float(recognizer: Recognizer, mnist_sample_dir: Path) -> None:
     from digitreader.data.idx import read_idx
 
-    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:500]
-    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[:500]
+    images = read_idx(mnist_sample_dir / "t10k-images-idx3-ubyte.gz")[:300]
+    labels = read_idx(mnist_sample_dir / "t10k-labels-idx1-ubyte.gz")[:300]
     probs = recognizer.classify(images)
-    assert probs.shape == (500, 10)
+    assert probs.shape == (300, 10)
     assert (probs.argmax(1) == labels).mean() >= 0.97  # the bundled model is ~99 % on MNIST test
     as_float = recognizer.classify(images[:, None].astype(np.float32) / 255)
     np.testing.assert_allclose(as_float, probs, atol=1e-6)
@@ -223,12 +223,14 @@ def test_classify_accepts_uint8_and_float(recognizer: Recognizer, mnist_dir: Pat
         recognizer.classify(np.zeros((2, 32, 32), np.uint8))
 
 
-def test_classify_averages_the_model_over_one_pixel_shifts(recognizer: Recognizer, mnist_dir: Path) -> None:
+def test_classify_averages_the_model_over_one_pixel_shifts(
+    recognizer: Recognizer, mnist_sample_dir: Path
+) -> None:
     from digitreader.data.idx import read_idx
     from digitreader.onnx_engine import OnnxEngine
     from digitreader.vision.shifts import SHIFTS, UNSURE_BELOW, shifted_copies
 
-    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:300]
+    images = read_idx(mnist_sample_dir / "t10k-images-idx3-ubyte.gz")[:300]
     raw = OnnxEngine.load().classify(shifted_copies(images)).reshape(len(SHIFTS), 300, 10)
     unsure = raw[0].max(axis=1) < UNSURE_BELOW
     assert 0 < unsure.sum() < 300  # both kinds are here
@@ -241,11 +243,11 @@ def test_classify_averages_the_model_over_one_pixel_shifts(recognizer: Recognize
 
 
 @pytest.fixture(scope="module")
-def test_digits(mnist_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+def test_digits(mnist_sample_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     from digitreader.data.idx import read_idx
 
-    return read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:60], read_idx(
-        mnist_dir / "t10k-labels-idx1-ubyte.gz"
+    return read_idx(mnist_sample_dir / "t10k-images-idx3-ubyte.gz")[:60], read_idx(
+        mnist_sample_dir / "t10k-labels-idx1-ubyte.gz"
     )[:60]
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,11 @@ def read_model_bytes(path: Path) -> bytes:
         raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not data:
         raise ModelError(f"{path}: empty file, not an ONNX model")
+    if data[:4] == b"PK\x03\x04" or data[:2] == b"\x80\x02":  # torch.save's zip, or its older pickle
+        raise ModelError(
+            f"{path}: a PyTorch checkpoint, not an ONNX model; export it first: "
+            f"digits export {shlex.quote(str(path))} --out model.onnx"
+        )
     return data
 
 

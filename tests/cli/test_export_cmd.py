@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +35,36 @@ def test_export_writes_model_and_card(
     assert f"wrote {out}" in printed and "on 50 MNIST test images" in printed
     body = json.loads(card.read_text())
     assert body["sha256"] == sha256_file(out) and body["notes"] == "cli test"
-    assert body["command"] == (
-        f"digits export {checkpoint} --data-dir {tiny_mnist_dir} --check 50 --out {out} --card {card}"
+    # The card travels with the model: the exporting machine's MNIST folder is named, not its path.
+    assert (
+        body["command"]
+        == f"digits export {checkpoint} --data-dir MNIST_DIR --check 50 --out {out} --card {card}"
     )
+    assert str(tiny_mnist_dir) not in card.read_text()
+
+
+def test_a_model_exported_into_the_checkout_records_its_clean_commit(
+    checkpoint: Path, tmp_path: Path, tiny_mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The bundled model's file and card are tracked: writing them made the checkout "-dirty" before the
+    # card asked git for its commit, so every re-export of the bundled model recorded a -dirty commit.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", str(repo)]
+    (repo / "model.onnx").write_bytes(b"old model")
+    (repo / "model.json").write_text("{}")
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "bundled model"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout
+    monkeypatch.chdir(repo)
+    argv = ["export", str(checkpoint), "--out", "model.onnx", "--card", "model.json", "--check", "20"]
+    assert main([*argv, "--data-dir", str(tiny_mnist_dir)]) == 0
+    assert json.loads((repo / "model.json").read_text())["commit"] == head.strip()
+    status = subprocess.run(
+        [*git, "status", "--porcelain"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "model.onnx" in status  # the export did change the checkout
 
 
 def test_bad_checkpoint_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -169,3 +169,30 @@ def test_interactive_ends_at_end_of_input(capsys: pytest.CaptureFixture[str], mo
     monkeypatch.setattr("sys.stdin", io.StringIO(f"{SEVEN}\n"))
     code, out, _ = run([], capsys)
     assert code == 0 and out == [f"{SEVEN}: 7"]
+
+
+def test_interactive_paths_lose_the_quotes_a_dragged_file_brings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spaced = tmp_path / "my digit 7.jpg"
+    spaced.write_bytes(SEVEN.read_bytes())
+    escaped = str(spaced).replace(" ", "\\ ")
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"'{spaced}'\n\"{spaced}\"\n{escaped}\n"))
+    code, out, err = run([], capsys)
+    assert code == 0 and err == [] and out == [f"{spaced}: 7"] * 3
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_a_checkpoint_given_as_model_says_to_export_it_first(
+    zipped: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    best = tmp_path / "best.pt"
+    torch.save({"model": {}}, best, _use_new_zipfile_serialization=zipped)
+    code, out, err = run(["--model", str(best), str(SEVEN)], capsys)
+    assert code == 2 and out == []
+    assert err == [
+        f"digits: error: {best}: a PyTorch checkpoint, not an ONNX model; export it first: "
+        f"digits export {best} --out model.onnx"
+    ]

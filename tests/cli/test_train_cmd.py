@@ -44,10 +44,27 @@ def test_train_softmax_then_resume_finished_run(
     for name in ("best.pt", "last.pt", "checkpoint-e001.pt", "checkpoint-e002.pt", "metrics.jsonl"):
         assert (out / name).is_file(), name
     assert 0 <= load_checkpoint(out / "best.pt").metrics["test_accuracy"] <= 1
-    # Resuming a finished run does no more steps and scores it again.
-    code, stdout, err = _train(capsys, tiny_mnist_dir, "--model", "softmax", "--out", str(out), "--resume")
+    # Resuming a finished run does no more steps and scores it again; the model comes from the checkpoint.
+    code, stdout, err = _train(capsys, tiny_mnist_dir, "--out", str(out), "--resume")
     assert code == 0, err
     assert load_checkpoint(out / "last.pt").step == 2 * (550 // 100)
+    # A seed given on resume would be ignored (the run keeps its own): it is refused instead.
+    code, _, err = _train(capsys, tiny_mnist_dir, "--out", str(out), "--resume", "--seed", "3")
+    assert code == 2 and "a resumed run keeps the seed it started with" in _one_line_error(err)
+
+
+def test_the_resume_command_of_a_distributed_worker_names_its_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from digitreader.training.train import TrainConfig, resume_command
+
+    cfg = TrainConfig(model="cnn", out=Path("runs/x"), threads=1)
+    assert resume_command(cfg, "cnn") == "digits train --model cnn --out runs/x --resume --threads 1"
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert (
+        resume_command(cfg, "cnn") == "digits train --model cnn --out runs/x --resume --nproc 2 --threads 1"
+    )
 
 
 def test_dry_run_with_threads_and_tensorboard(
@@ -81,6 +98,8 @@ def test_dry_run_with_threads_and_tensorboard(
         (["--model", "softmax", "--batch-size", "0"], "batch size must be >= 1"),
         (["--model", "softmax", "--epochs", "0"], "epochs must be >= 1"),
         (["--model", "softmax", "--resume"], "no checkpoint to resume from"),
+        (["--resume"], "no checkpoint to resume from"),
+        ([], "--model NAME is needed"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

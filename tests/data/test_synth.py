@@ -21,19 +21,22 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 2 else image.mean(axis=2)
 
 
-def test_same_seed_same_pictures_and_sample_i_does_not_depend_on_n(mnist_dir: Path) -> None:
-    a = make_single_digits(6, seed=3, data_dir=mnist_dir)
-    b = make_single_digits(4, seed=3, data_dir=mnist_dir)
+def test_same_seed_same_pictures_and_sample_i_does_not_depend_on_n(mnist_sample_dir: Path) -> None:
+    a = make_single_digits(6, seed=3, data_dir=mnist_sample_dir)
+    b = make_single_digits(4, seed=3, data_dir=mnist_sample_dir)
     for x, y in zip(a[:4], b, strict=True):
         assert np.array_equal(x.image, y.image) and x.text == y.text and x.boxes == y.boxes
-    c = make_single_digits(4, seed=4, data_dir=mnist_dir)
+    c = make_single_digits(4, seed=4, data_dir=mnist_sample_dir)
     assert any(not np.array_equal(x.image, y.image) for x, y in zip(b, c, strict=True))
-    n1, n2 = make_numbers(3, seed=5, data_dir=mnist_dir), make_numbers(3, seed=5, data_dir=mnist_dir)
+    n1, n2 = (
+        make_numbers(3, seed=5, data_dir=mnist_sample_dir),
+        make_numbers(3, seed=5, data_dir=mnist_sample_dir),
+    )
     assert all(np.array_equal(x.image, y.image) and x.text == y.text for x, y in zip(n1, n2, strict=True))
 
 
-def test_single_digits_cover_every_style_with_boxes_on_the_ink(mnist_dir: Path) -> None:
-    samples = make_single_digits(len(SINGLE_STYLES), seed=0, data_dir=mnist_dir)
+def test_single_digits_cover_every_style_with_boxes_on_the_ink(mnist_sample_dir: Path) -> None:
+    samples = make_single_digits(len(SINGLE_STYLES), seed=0, data_dir=mnist_sample_dir)
     assert [s.style for s in samples] == list(SINGLE_STYLES)
     for s in samples:
         assert s.image.dtype == np.uint8 and s.image.ndim in (2, 3)
@@ -47,8 +50,8 @@ def test_single_digits_cover_every_style_with_boxes_on_the_ink(mnist_dir: Path) 
         assert np.abs(inside - paper).max() > 50, s.style
 
 
-def test_numbers_text_and_boxes_agree(mnist_dir: Path) -> None:
-    samples = make_numbers(2 * len(NUMBER_STYLES), seed=0, data_dir=mnist_dir)
+def test_numbers_text_and_boxes_agree(mnist_sample_dir: Path) -> None:
+    samples = make_numbers(2 * len(NUMBER_STYLES), seed=0, data_dir=mnist_sample_dir)
     assert {s.style for s in samples} == set(NUMBER_STYLES)
     for s in samples:
         digits = s.text.replace("\n", "")

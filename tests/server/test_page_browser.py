@@ -1,7 +1,8 @@
 """The page in a real Chromium on a real `digits serve`: draw with the mouse, read live, undo, clear, upload.
 
 Needs Debian's Chromium at /usr/bin/chromium (`make browser-deps`); the tests skip, saying why, where it is
-missing, unless DIGITREADER_REQUIRE_BROWSER=1 (CI), where they fail. Screenshots go to artifacts/.
+missing, unless DIGITREADER_REQUIRE_BROWSER=1 (CI), where they fail. Screenshots go to pytest's temporary
+folder (`--basetemp` chooses it; pytest keeps the last three runs'), never into the repository.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "artifacts"
 READ_TIMEOUT_MS = 15_000
 
 
@@ -59,9 +59,19 @@ def page(browser, live_server):  # type: ignore[no-untyped-def]
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+_SHOTS: list[Path] = []  # the folder of this module's screenshots, made by `_screenshots`
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _screenshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    _SHOTS.append(tmp_path_factory.mktemp("screenshots"))
+    yield
+    _SHOTS.clear()
+
+
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    """A screenshot for a person to look at when a test fails, in the temporary folder."""
+    page.screenshot(path=str(_SHOTS[-1] / f"{name}.png"))
 
 
 def draw(page, shapes, text: str, step_px: float = 10) -> None:  # type: ignore[no-untyped-def]

@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from digitreader.errors import ModelError
-from digitreader.models.registry import build_model
+from digitreader.models.registry import ModelSpec, build_model, list_specs
 from digitreader.onnx_engine import OnnxEngine
+from digitreader.sequence_engine import SequenceEngine, load_model_file
 from digitreader.training.checkpoint import save_checkpoint
 from digitreader.training.export import FORMAT, export_onnx, sha256_file, write_card
+from digitreader.training.export_sequence import export_sequence_onnx
 
 
 @pytest.fixture(autouse=True)
@@ -83,6 +85,27 @@ def test_real_mnist_1000_images_within_tolerance(tmp_path: Path, mnist_dir: Path
     engine = OnnxEngine.load(out)
     assert engine.metadata["model"] == "cnn"
     assert engine.classify(np.zeros((2, 28, 28), np.uint8)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("spec", list_specs(), ids=lambda spec: spec.name)
+def test_every_registered_model_exports_to_a_file_reading_accepts(
+    spec: ModelSpec, tmp_path: Path, tiny_mnist_dir: Path
+) -> None:
+    out = tmp_path / f"{spec.name}.onnx"
+    if spec.kind == "sequence":
+        result = export_sequence_onnx(
+            _checkpoint(tmp_path, spec.name), out, data_dir=tiny_mnist_dir, n_check=4
+        )
+    else:
+        result = export_onnx(_checkpoint(tmp_path, spec.name), out, data_dir=tiny_mnist_dir, n_check=20)
+    assert result.max_abs_diff <= 1e-4 and result.sha256 == sha256_file(out)
+    engine = load_model_file(out, threads=1)  # what `digits read --model` does with it
+    assert engine.metadata["model"] == spec.name
+    if spec.kind == "sequence":
+        assert isinstance(engine, SequenceEngine)
+    else:
+        assert isinstance(engine, OnnxEngine)
+        assert engine.classify(np.zeros((3, 28, 28), np.uint8)).shape == (3, 10)
 
 
 def test_synthetic_check_without_mnist(tmp_path: Path) -> None:

@@ -30,9 +30,9 @@ def classify(recognizer: Recognizer) -> Classify:
 
 
 @pytest.fixture(scope="session")
-def digits_by_label(mnist_dir: Path) -> dict[int, list[np.ndarray]]:
-    """MNIST test digits grouped by label (the first 50 of each)."""
+def digits_by_label(mnist_sample_dir: Path) -> dict[int, list[np.ndarray]]:
+    """MNIST test digits grouped by label (those of the committed sample: at least 21 of each)."""
     from digitreader.data.synth import load_test_digits
 
-    images, labels = load_test_digits(mnist_dir)
+    images, labels = load_test_digits(mnist_sample_dir)
     return {d: [images[i] for i in np.flatnonzero(labels == d)[:50]] for d in range(10)}

@@ -4,24 +4,20 @@ the bundled model. Targets: >= 99 % of single digits right, >= 95 % of numbers r
 mode and in auto mode.
 
 Each picture is read by `Recognizer.read`, as users read it. The same pictures and scores, per style,
-come from `python -m benchmarks.read_accuracy --seed 5000` (last measured: singles 99.3 % (auto 99.2 %),
-numbers 97.0 % (auto the same)).
+come from `python -m benchmarks.read_accuracy --seed 5000` (measured figures: docs/results.md). How much
+worse a naive reader does (the whole picture resized to 28x28) is the benchmark's to say, not a test's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from digitreader.data.synth import Sample, make_numbers, make_single_digits
 from digitreader.recognizer import Recognizer
 from digitreader.vision.load import load_image
-
-Classify = Callable[[np.ndarray], np.ndarray]
 
 SEED = 5000
 SINGLES, NUMBERS = 1300, 600  # 100 and 50 per style
@@ -52,17 +48,6 @@ def numbers(mnist_dir: Path) -> list[tuple[Sample, np.ndarray]]:
 def test_single_digits_meet_the_target(singles: list, recognizer: Recognizer) -> None:
     accuracy, misses = score(singles, "digit", recognizer)
     assert accuracy >= SINGLE_TARGET, (accuracy, misses)
-
-
-@pytest.mark.slow
-def test_naive_resizing_reads_far_fewer_single_digits(singles: list, classify: Classify) -> None:
-    """The gap the pipeline exists to close: the whole picture resized to 28x28, inverted if light."""
-    right = []
-    for sample, gray in singles:
-        small = cv2.resize(gray, (28, 28), interpolation=cv2.INTER_AREA)
-        small = 255 - small if small.mean() > 127 else small
-        right.append(str(int(classify(small[None])[0].argmax())) == sample.text)
-    assert np.mean(right) < 0.5
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from digitreader.vision.preprocess import (
-    PREPROCESSING_VERSION,
     _opening,
     ink_is_dark,
     ink_map,
@@ -39,10 +38,6 @@ def _com(img: np.ndarray) -> tuple[float, float]:
     f = img.astype(np.float64)
     ys, xs = np.mgrid[0 : img.shape[0], 0 : img.shape[1]]
     return float((ys * f).sum() / f.sum()), float((xs * f).sum() / f.sum())
-
-
-def test_version_is_a_string_the_dataset_builder_can_record() -> None:
-    assert PREPROCESSING_VERSION == "mnist-v1"
 
 
 def test_polarity_dark_pen_on_paper_and_chalk_on_board() -> None:

@@ -6,6 +6,8 @@ import argparse
 import shlex
 
 DEFAULT_DATA = "MNIST: train 55,000, validation 5,000 (model selection), test 10,000 (reported)"
+# A card's command names the MNIST folder so: the exporting machine's path means nothing elsewhere.
+CARD_DATA_DIR = "MNIST_DIR"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,10 +49,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from digitreader.errors import DigitreaderError
     from digitreader.training.ensemble import export_ensemble_onnx
-    from digitreader.training.export import export_onnx, write_card
+    from digitreader.training.export import export_onnx, git_commit, write_card
 
     if args.check < 1:
         raise DigitreaderError(f"--check {args.check}: must be at least 1")
+    args.commit = git_commit() if args.card else None  # before the export changes the checkout
     options = {"data_dir": args.data_dir, "n_check": args.check, "int8": args.int8}
     if _is_sequence_reader(args.checkpoints):
         return _export_sequence(args)
@@ -84,14 +87,14 @@ def _run(args: argparse.Namespace) -> int:
         # Every option that shapes the written graph (the data decides the int8 calibration and the check);
         # --data and --notes only describe, and are in the card already.
         shaping = [
-            *(["--data-dir", args.data_dir] if args.data_dir else []),
+            *(["--data-dir", CARD_DATA_DIR] if args.data_dir else []),
             *(["--check", str(args.check)] if args.check != 1000 else []),
             *(["--int8"] if args.int8 else []),
         ]
         command = shlex.join(
             ["digits", "export", *args.checkpoints, *shaping, "--out", args.out, "--card", args.card]
         )
-        write_card(result, args.card, command=command, data=args.data, notes=args.notes)
+        write_card(result, args.card, command=command, data=args.data, notes=args.notes, commit=args.commit)
         print(f"wrote {args.card}")
     return 0
 
@@ -125,10 +128,10 @@ def _export_sequence(args: argparse.Namespace) -> int:
         f"{result.max_abs_diff:.2g} on {result.images_checked} generated lines, same readings on all"
     )
     if args.card:
-        shaping = [*(["--data-dir", args.data_dir] if args.data_dir else []), *(["--check", str(n_check)])]
+        shaping = [*(["--data-dir", CARD_DATA_DIR] if args.data_dir else []), *(["--check", str(n_check)])]
         command = shlex.join(
             ["digits", "export", args.checkpoints[0], *shaping, "--out", args.out, "--card", args.card]
         )
-        write_card(result, args.card, command=command, data=args.data, notes=args.notes)
+        write_card(result, args.card, command=command, data=args.data, notes=args.notes, commit=args.commit)
         print(f"wrote {args.card}")
     return 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,7 +155,18 @@ def _prompted_paths() -> Iterator[str]:
         line = line.strip()
         if not line:
             return
-        yield line
+        yield _unquoted(line)
+
+
+def _unquoted(line: str) -> str:
+    """A path as terminals paste a dragged file ('/a b.png', "/a b.png", /a\\ b.png) -> /a b.png."""
+    if len(line) >= 2 and line[0] == line[-1] and line[0] in "'\"":
+        try:
+            parts = shlex.split(line)
+        except ValueError:
+            return line
+        return parts[0] if len(parts) == 1 else line
+    return line.replace("\\ ", " ")
 
 
 def _error(exc: BaseException) -> None:

@@ -53,6 +53,7 @@ def _run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from digitreader.server.app import create_app, load_recognizer
+    from digitreader.server.memory import steady_malloc
     from digitreader.server.settings import Settings
 
     given = (("host", args.host), ("port", args.port), ("model", args.model), ("workers", args.workers))
@@ -63,6 +64,9 @@ def _run(args: argparse.Namespace) -> int:
         first = exc.errors()[0]
         raise DigitreaderError(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
+    # The allocator tuning is the serving process's choice, made here and not by create_app (whose callers,
+    # tests included, keep theirs); before the model loads, so its buffers land in the tuned arenas.
+    steady_malloc()
     recognizer = load_recognizer(settings)  # also checks the model before anything listens
     sock = _bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]

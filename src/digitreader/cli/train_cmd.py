@@ -12,13 +12,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="train a model (checkpoints, TensorBoard, --resume)",
         description="Train a registered model (see 'digits models') with its recipe; flags override it.",
     )
-    p.add_argument("--model", required=True, metavar="NAME", help="registered model name, e.g. cnn")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="registered model name, e.g. cnn (with --resume: read from the checkpoint)",
+    )
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, metavar="N", help="passes over the training set")
     length.add_argument("--steps", type=int, metavar="N", help="optimiser steps (instead of epochs)")
     p.add_argument("--batch-size", type=int, metavar="N", help="samples per step")
     p.add_argument("--lr", type=float, metavar="LR", help="peak learning rate")
-    p.add_argument("--seed", type=int, default=0, help="seed of initialisation, shuffling and augmentation")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="seed of initialisation, shuffling and augmentation (default 0; kept on --resume)",
+    )
     p.add_argument("--out", type=Path, metavar="DIR", help="run folder (default: runs/MODEL)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     p.add_argument(
@@ -58,6 +66,10 @@ def _run(args: argparse.Namespace) -> int:
     from digitreader.training.distributed import in_worker, launch
     from digitreader.training.train import TrainConfig, train
 
+    if args.resume and args.seed is not None:
+        raise DigitreaderError("--seed: a resumed run keeps the seed it started with (drop --seed)")
+    if args.model is None:
+        args.model = _model_of_run(args)
     config = TrainConfig(
         model=args.model,
         out=args.out or Path("runs") / args.model,
@@ -65,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         steps=args.steps,
         batch_size=args.batch_size,
         lr=args.lr,
-        seed=args.seed,
+        seed=0 if args.seed is None else args.seed,
         resume=args.resume,
         init=args.init,
         dry_run=args.dry_run,
@@ -93,3 +105,20 @@ def _run(args: argparse.Namespace) -> int:
         exact = result.metrics["best_val_exact"]
         print(f"best checkpoint: {result.best} (validation lines read exactly: {exact:.4f})")
     return 0
+
+
+def _model_of_run(args: argparse.Namespace) -> str:
+    """`--model` left out: with `--resume --out DIR`, the model of DIR's newest intact checkpoint."""
+    from digitreader.errors import DigitreaderError
+
+    if not args.resume or args.out is None:
+        raise DigitreaderError(
+            "--model NAME is needed ('digits models' lists them), except with --resume --out DIR"
+        )
+    from digitreader.training import checkpoint as ckpt_io
+    from digitreader.training.train import checkpoints_in
+
+    found = checkpoints_in(args.out) if args.out.is_dir() else []
+    if not found:
+        raise DigitreaderError(f"{args.out}: no checkpoint to resume from (train without --resume first)")
+    return ckpt_io.load_newest_intact(found, lambda line: None).model_name

@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        prepare_reading_process()  # reading processes (--workers) do the same for themselves
+        prepare_reading_process()  # OpenCV on one thread; reading processes (--workers) do the same
         if app.state.recognizer is None:
             app.state.recognizer = await anyio.to_thread.run_sync(load_recognizer, settings)
         log.info("reading with model %s", _model_name(app.state.recognizer))
@@ -207,8 +207,11 @@ def _add_docs(app: FastAPI) -> None:
 
 
 async def get_recognizer(request: Request) -> RecognizerLike:
-    """The recogniser loaded at startup (a dependency, so tests can override it). `async`: FastAPI runs a
-    plain `def` dependency in its thread pool, a thread hop per request for a field lookup."""
+    """The recogniser loaded at startup, or the one given to `create_app` (which is how tests give theirs).
+
+    `/healthz` takes it as a FastAPI dependency; `/v1/read` calls it directly (see the comment there), so
+    `app.dependency_overrides` does not reach reads. `async`: FastAPI runs a plain `def` dependency in its
+    thread pool, a thread hop per request for a field lookup."""
     recognizer: RecognizerLike | None = request.app.state.recognizer
     if recognizer is None:
         raise HTTPException(503, "the model is not loaded yet")
@@ -233,9 +236,10 @@ def _add_routes(app: FastAPI) -> None:
     async def read(request: Request) -> Any:
         """Upload an image as multipart field `file` (optional form field `mode`), or send it as the raw body
         with an `image/*` content type. Returns the same JSON as `digits read --json`."""
-        # Parameters are parsed here, not declared for FastAPI to solve: in a profile of the server under
-        # load, its dependency solving was a third of this route's Python time. `_READ_PARAMETERS`
-        # documents them in the OpenAPI schema.
+        # Parameters and dependencies are taken here by hand, not declared for FastAPI to solve: in a
+        # profile of the server under load, its dependency solving was a third of this route's Python
+        # time. `_READ_PARAMETERS` documents them in the OpenAPI schema; tests give their recogniser to
+        # `create_app` (dependency_overrides do not reach this route).
         recognizer, settings = await get_recognizer(request), await get_settings(request)
         query = request.query_params
         mode = _check_mode(query["mode"]) if "mode" in query else None

@@ -48,15 +48,13 @@ class WorkerDiedError(Exception):
 def prepare_reading_process() -> None:
     """Settings for a process that reads for the server (the server's own, or a worker).
 
-    The allocator is tuned for a long run, and OpenCV keeps to one thread: requests are read side by side,
-    one per core, and OpenCV's own threads on top only add switching on these small images (measured:
-    9.2 -> 8.5 ms CPU per single-digit read).
+    OpenCV keeps to one thread: requests are read side by side, one per core, and OpenCV's own threads on
+    top only add switching on these small images (measured: 9.2 -> 8.5 ms CPU per single-digit read). The
+    allocator is tuned apart (`server.memory.steady_malloc`), by `digits serve` and by the reading processes
+    it starts, never by building the app: a test or an embedding program keeps its own allocator.
     """
     import cv2
 
-    from digitreader.server.memory import steady_malloc
-
-    steady_malloc()
     cv2.setNumThreads(1)
 
 
@@ -103,6 +101,9 @@ def _worker_main(
     # Ctrl+C reaches the whole process group: the server stops the workers itself (EOF on their sockets),
     # each after the picture in hand, with no KeyboardInterrupt traceback from every worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from digitreader.server.memory import steady_malloc
+
+    steady_malloc()  # a process that only ever reads for the server
     prepare_reading_process()
     try:
         recognizer = Recognizer.load(model, threads=threads, read_seconds=read_seconds)

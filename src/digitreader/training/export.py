@@ -266,9 +266,19 @@ def synthetic_images(n: int, seed: int = 0) -> np.ndarray:
 
 
 def write_card(
-    result: ExportResult, card: str | os.PathLike[str], *, command: str, data: str, notes: str = ""
+    result: ExportResult,
+    card: str | os.PathLike[str],
+    *,
+    command: str,
+    data: str,
+    notes: str = "",
+    commit: str | None = None,
 ) -> None:
-    """Write the JSON card for an exported model (the format is documented in ``weights/README.md``)."""
+    """Write the JSON card for an exported model (the format is documented in ``weights/README.md``).
+
+    `commit` is the code's commit, taken before the export wrote anything (`git_commit()` when None): a
+    model exported into the checkout makes it "-dirty" by its own file.
+    """
     meta = result.metadata
     body = {
         "file": result.path.name,
@@ -280,7 +290,7 @@ def write_card(
         "recipe": meta.get("recipe", {}),
         "source_checkpoint": meta.get("source", {}),
         "command": command,
-        "commit": git_commit(),
+        "commit": git_commit() if commit is None else commit,
         "notes": notes,
     }
     atomic_write(Path(card), (json.dumps(body, indent=2, sort_keys=False) + "\n").encode())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,7 +43,8 @@ class Part:
 
 @dataclass(frozen=True)
 class Splits:
-    """What one run trains, validates and tests on; `description` names the source (logs, checkpoints)."""
+    """What one run trains, validates and tests on; `description` names the source by name, never by a
+    local path (it goes into logs, checkpoints and model cards)."""
 
     train: Part
     validation: Part
@@ -88,7 +90,7 @@ def load_splits(
             train=_part(*mnist.split("train")),
             validation=_part(*mnist.split("validation")),
             test=_part(*mnist.split("test")),
-            description=f"MNIST ({mnist.source})",
+            description="MNIST",
         )
 
     from digitreader.data.folder import load_dataset
@@ -98,7 +100,7 @@ def load_splits(
     train_idx, val_idx, test_idx = _user_split(len(labels))
     train_images, train_labels = images[train_idx], labels[train_idx]
     extra: dict[str, Part] = {}
-    description = f"dataset {dataset.path} ({len(labels)} images)"
+    description = f"dataset {Path(dataset.path).name} ({len(labels)} images)"
     if with_mnist:
         mnist = load_mnist(data_dir, download=download)
         m_images, m_labels = mnist.split("train")
@@ -106,7 +108,7 @@ def load_splits(
         train_images = np.concatenate([np.tile(train_images, (repeat, 1, 1)), m_images])
         train_labels = np.concatenate([np.tile(train_labels, repeat), m_labels])
         extra["mnist_test"] = _part(*mnist.split("test"))
-        description += f" x{repeat} + MNIST train ({mnist.source})"
+        description += f" x{repeat} + MNIST train"
     return Splits(
         train=_part(train_images, train_labels),
         validation=_part(images[val_idx], labels[val_idx]),

@@ -115,8 +115,11 @@ def prepare_out(out: Path, resume: bool) -> Path | None:
 
 
 def resume_command(cfg: TrainConfig, name: str) -> str:
-    """The `digits train` line that continues a run of `cfg` (same data and threads)."""
+    """The `digits train` line that continues a run of `cfg` (same data, threads and processes)."""
     parts = ["digits", "train", "--model", name, "--out", str(cfg.out), "--resume"]
+    _, world, _ = distributed.world_from_env()
+    if world > 1:  # a worker of `--nproc N`: the run goes on in as many processes
+        parts += ["--nproc", str(world)]
     if cfg.data is not None:
         parts += ["--data", str(cfg.data)] + (["--with-mnist"] if cfg.with_mnist else [])
     if cfg.data_dir is not None:
