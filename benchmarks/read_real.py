@@ -1,6 +1,7 @@
 """Reading real handwritten numbers: photographed logbook cells (meza-cells), beside the segmentation reader.
 
     python -m benchmarks.read_real [--real DIR] [--limit N] [--mode number] [--model PATH] [--sequence PATH]
+    python -m benchmarks.read_real --set cvl [...]   # single digits by other writers: see benchmarks.read_cvl
 
 Reads every cell of ``meza-cells`` (``labels.csv``: path,text) with two readers in the same run:
 "segmentation" (digits located and cut, then classified one by one: the reader without a sequence model)
@@ -24,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks import read_cvl
 from digitreader.ctc import digits_only, edit_distance
 from digitreader.recognizer import Recognizer
 from digitreader.vision.load import load_image
@@ -98,7 +100,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", default=None, help="digit classifier .onnx (default: bundled)")
     parser.add_argument("--sequence", default=None, help="sequence reader .onnx (default: bundled)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--set", default="meza", choices=("meza", "cvl"), help="meza-cells or cvl-digits")
+    parser.add_argument(
+        "--train-limit", type=int, default=read_cvl.TRAIN_LIMIT, help="cvl: train digits read"
+    )
+    parser.add_argument("--no-mnist", action="store_true", help="cvl: leave out the MNIST reference row")
     args = parser.parse_args(argv)
+    if args.set == "cvl":
+        return read_cvl.main(args)
     if not (args.real / "meza-cells" / "labels.csv").is_file():
         raise SystemExit(f"{args.real}/meza-cells/labels.csv not found (pass --real)")
     cells = load_cells(args.real, args.limit)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from benchmarks import read_real
+from benchmarks import read_cvl, read_real
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 
@@ -43,3 +44,23 @@ def test_a_short_run_on_the_real_cells_prints_both_readers(capsys: pytest.Captur
     rows = [line for line in out.splitlines() if line.startswith("| all (40)")]
     assert [row.split(" | ")[1] for row in rows] == ["segmentation", "digitreader"]
     assert any(line.startswith("| even rows (held out) (") for line in out.splitlines())
+
+
+def test_a_tight_cut_keeps_the_faint_rim_and_the_margin_is_white() -> None:
+    image = np.full((28, 28), 255, np.uint8)
+    image[5:20, 12:14] = 40  # a "1"
+    image[5:20, 14] = 240  # its faint anti-aliased edge
+    cut = read_cvl.tight(image)
+    assert cut.shape[0] == 15 and 4 <= cut.shape[1] <= 5  # 3 px of ink box, widened to the least 4 px read
+    padded = read_cvl.white_margin(cut, 8)
+    assert padded.shape == (31, cut.shape[1] + 16) and padded[0].min() == 255
+
+
+def test_a_short_run_on_cvl_prints_every_row(capsys: pytest.CaptureFixture[str]) -> None:
+    if not (REAL / "cvl-digits" / "valid.npz").is_file():
+        pytest.skip("the real handwriting sets are not beside the checkout (../shared/data/real)")
+    read_real.main(
+        ["--set", "cvl", "--real", str(REAL), "--limit", "20", "--train-limit", "20", "--no-mnist"]
+    )
+    out = capsys.readouterr().out
+    assert out.count("| valid |") == 5 and out.count("| train |") == 1

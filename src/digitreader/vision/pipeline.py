@@ -21,6 +21,7 @@ import numpy as np
 
 from digitreader.errors import DigitreaderError
 from digitreader.vision.lines import ink_mask
+from digitreader.vision.margin import evenly_lit, inside, touches_border, with_margin
 from digitreader.vision.preprocess import downscale, ink_map, polarity_vote, single_digit_candidates
 from digitreader.vision.segment import Box, Classify, Region, locate_digits
 
@@ -93,15 +94,32 @@ def _single_either_polarity(
     """The one digit of `gray` with the voted polarity (its ink map `ink`, when already made); when the vote
     is unsure, also with the other one, and that reading wins if the classifier is clearly surer of it
     (the lit part of a sheet under a hard-edged shadow looks like light ink on a dark ground)."""
-    found = _single(ink_map(gray, dark=vote > 0) if ink is None else ink, classify)
+    found = _single_in(gray, vote > 0, classify, ink)
     if classify is None or abs(vote) >= _UNSURE_POLARITY:
         return found
-    other = _single(ink_map(gray, dark=vote <= 0), classify)
+    other = _single_in(gray, vote <= 0, classify)
     if not other:
         return found
     if not found or _confidence(other[0], classify) > _confidence(found[0], classify) + _SWITCH_MARGIN:
         return other
     return found
+
+
+def _single_in(
+    gray: np.ndarray, dark: bool, classify: Classify | None, ink: np.ndarray | None = None
+) -> list[list[Region]]:
+    """The one digit of `gray` with ink of the given polarity. An evenly lit picture whose digit reaches
+    its border (a tight crop), or shows none, is read again inside a margin of paper (`vision.margin`)."""
+    found = _single(ink_map(gray, dark=dark) if ink is None else ink, classify)
+    shape = (gray.shape[0], gray.shape[1])
+    if (found and not touches_border(found[0][0].box, shape)) or not evenly_lit(gray, dark):
+        return found
+    padded, margin = with_margin(gray, dark)
+    again = _single(ink_map(padded, dark=dark), classify)
+    for line in again:
+        for region in line:
+            region.box = inside(region.box, margin, shape)
+    return again or found
 
 
 def _single(ink: np.ndarray, classify: Classify | None) -> list[list[Region]]:
