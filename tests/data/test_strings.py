@@ -61,3 +61,23 @@ def test_strips_are_what_the_reader_takes(real_bank: DigitBank) -> None:
         assert strip.dtype == np.uint8 and strip.shape[0] == HEIGHT and strip.shape[1] >= 1
         assert strip.max() > 100  # ink, bright, on a dark ground
         assert np.median(strip) < 60
+
+
+def test_elastic_bends_a_digit_without_losing_it(bank: DigitBank) -> None:
+    from digitreader.data.strings import _elastic
+
+    digit = bank.pick(8, np.random.default_rng(0))
+    bent = _elastic(digit, np.random.default_rng(1))
+    assert bent.shape == digit.shape and bent.dtype == digit.dtype
+    assert np.array_equal(bent, _elastic(digit, np.random.default_rng(1)))  # a function of its generator
+    assert not np.array_equal(bent, digit)
+    assert 0.7 < bent.astype(float).sum() / digit.astype(float).sum() < 1.3  # the strokes moved, not lost
+
+
+def test_numbers_often_start_or_end_with_a_1() -> None:
+    texts = [make_text(np.random.default_rng([0, i]))[0] for i in range(2000)]
+    digits = ["".join(ch for ch in t if ch.isdigit()) for t in texts]
+    # Digits drawn evenly end in 1 one time in ten; the generator asks for more (a plain last 1 beside a
+    # cell's border is what the reader used to drop).
+    assert sum(d.endswith("1") for d in digits) / len(digits) > 0.15
+    assert sum(d.startswith("1") for d in digits) / len(digits) > 0.15

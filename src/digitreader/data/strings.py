@@ -35,6 +35,7 @@ from digitreader.vision.strip import cut_strip, line_window
 
 TRAILING_MARKS = ("-", ",-", ".-", "=", "/-")  # written after amounts, not part of the number
 LEADING_MARKS = ("$", "$", "$", "=")  # written before amounts (a currency sign, mostly), not part of it
+ELASTIC = 0.5  # share of digits bent by `_elastic`
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,20 @@ def _length(rng: np.random.Generator, most: int = 8) -> int:
     return int(rng.choice(np.arange(1, most + 1), p=weights / weights.sum()))
 
 
+def _ones_at_the_ends(text: str, rng: np.random.Generator) -> str:
+    """Sometimes a 1 first or last: real amounts often start with one (Benford), and a plain 1 ending a
+    number beside a cell's border is the digit the reader dropped most (it took it for the border)."""
+    digits = [i for i, ch in enumerate(text) if ch in "0123456789"]
+    if not digits:
+        return text
+    chars = list(text)
+    if rng.random() < 0.1:
+        chars[digits[-1]] = "1"
+    if rng.random() < 0.1:
+        chars[digits[0]] = "1"
+    return "".join(chars)
+
+
 def make_text(rng: np.random.Generator) -> tuple[str, str]:
     """A number as written (its text) and the mark written after it, if any (not part of the text)."""
     kind = rng.random()
@@ -99,6 +114,7 @@ def make_text(rng: np.random.Generator) -> tuple[str, str]:
             text += ("," if mark == "." else ".") + _digits(2, rng)
     else:  # groups joined by dashes (a phone or reference number)
         text = "-".join(_digits(int(rng.integers(2, 5)), rng) for _ in range(int(rng.integers(2, 4))))
+    text = _ones_at_the_ends(text, rng)
     if rng.random() < 0.05 and "-" not in text:
         text = "-" + text
     after = str(rng.choice(TRAILING_MARKS)) if rng.random() < 0.08 else ""
@@ -106,6 +122,17 @@ def make_text(rng: np.random.Generator) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------------------------------------ glyphs
+
+
+def _elastic(digit28: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An MNIST digit bent by a smooth random displacement (Simard et al. 2003): loops opened or closed,
+    strokes lengthened or curled, as other writers make the same digit."""
+    alpha, sigma = rng.uniform(1.5, 3.5), rng.uniform(3.5, 5.0)
+    field = rng.uniform(-1, 1, (2, 28, 28)).astype(np.float32)
+    dx, dy = (cv2.GaussianBlur(f, (0, 0), sigma) for f in field)
+    dx, dy = (d * (alpha / max(1e-6, float(np.abs(d).max()))) for d in (dx, dy))
+    gx, gy = np.meshgrid(np.arange(28, dtype=np.float32), np.arange(28, dtype=np.float32))
+    return cv2.remap(digit28, gx + dx, gy + dy, cv2.INTER_LINEAR, borderValue=0)
 
 
 def _stroke_px(ink: np.ndarray) -> float:
@@ -248,7 +275,10 @@ def _write(
     for i, ch in enumerate(before + text + after):
         labelled = len(before) <= i < len(before) + len(text)
         if ch in "0123456789":
-            g = draw.glyph(bank.pick(int(ch), rng), height * rng.uniform(0.85, 1.12), rng, weight=weight)
+            source = bank.pick(int(ch), rng)
+            if rng.random() < ELASTIC:
+                source = _elastic(source, rng)
+            g = draw.glyph(source, height * rng.uniform(0.85, 1.12), rng, weight=weight)
             g = _continental(draw.crop(g), int(ch), rng)
             g = draw.affine(g, angle=rng.uniform(-5, 5), shear=slant + rng.normal(0, 0.04))
             stroke = _stroke_px(g)
@@ -298,7 +328,10 @@ def _surroundings(
     lines, underlines, the neighbouring cells' digits), and the text's box in the crop."""
     x, y, w, h = box
     mt, mb = (int(height * rng.uniform(0.1, 0.9)) for _ in range(2))
-    ml, mr = (int(height * rng.uniform(0.1, 1.4)) for _ in range(2))
+    # Side margins: often roomy, sometimes none (a cell cut tight, the last digit at the picture's edge).
+    ml, mr = (
+        int(height * (rng.uniform(0.1, 1.4) if rng.random() > 0.15 else rng.uniform(0, 0.1))) for _ in "lr"
+    )
     x0, y0 = max(0, x - ml), max(0, y - mt)
     out = canvas[y0 : y + h + mb, x0 : x + w + mr].copy()
     H, W = out.shape
