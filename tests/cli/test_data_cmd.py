@@ -97,8 +97,11 @@ def test_download_failure_is_one_line(
     line = _one_line_error(err)
     name = "train-images-idx3-ubyte.gz"
     dest = tmp_path / "fresh" / name
-    assert line == f"digits: error: {dest}: download failed: {empty_mirror}{name} (HTTP 404)"
-    assert [p.name for p in (tmp_path / "fresh").iterdir()] == []  # nothing half-downloaded
+    assert line == (
+        f"digits: error: {dest}: download failed: {empty_mirror}{name} (HTTP 404); no MNIST files were in "
+        f"{tmp_path / 'fresh'} (point --data-dir or $DIGITREADER_DATA at the folder that has them)"
+    )
+    assert not (tmp_path / "fresh").exists()  # nothing half-downloaded, and no folder made for nothing
 
 
 def test_show(capsys: pytest.CaptureFixture[str], tiny_mnist_dir: Path, tmp_path: Path) -> None:

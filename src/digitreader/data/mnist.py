@@ -143,7 +143,18 @@ def load_mnist(
         raise DataError(
             f"{directory}: MNIST folder not found (set --data-dir or ${ENV_DATA_DIR}, or allow download)"
         )
-    arrays = [_load_file(directory, spec, download=download, verify=verify) for spec in FILES]
+    created = not directory.exists()
+    try:
+        arrays = [_load_file(directory, spec, download=download, verify=verify) for spec in FILES]
+    except DataError as exc:
+        if created and directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()  # a mistyped --data-dir leaves no folder behind
+        if "download failed" in str(exc):
+            raise DataError(
+                f"{exc}; no MNIST files were in {directory} (point --data-dir or ${ENV_DATA_DIR} at the "
+                "folder that has them)"
+            ) from None
+        raise
     train_images, train_labels, test_images, test_labels = arrays
     _check_pair(directory / TRAIN_IMAGES.name, train_images, train_labels)
     _check_pair(directory / TEST_IMAGES.name, test_images, test_labels)
