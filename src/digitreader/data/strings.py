@@ -100,9 +100,9 @@ def _ones_at_the_ends(text: str, rng: np.random.Generator) -> str:
 def make_text(rng: np.random.Generator) -> tuple[str, str]:
     """A number as written (its text) and the mark written after it, if any (not part of the text)."""
     kind = rng.random()
-    if kind < 0.5:
+    if kind < 0.4:
         text = _digits(_length(rng), rng)
-    elif kind < 0.8:  # a decimal
+    elif kind < 0.75:  # a decimal
         mark = "." if rng.random() < 0.5 else ","
         text = _digits(_length(rng, 4), rng) + mark + _digits(int(rng.integers(1, 4)), rng)
     elif kind < 0.94:  # thousands groups, maybe with decimals
@@ -202,7 +202,7 @@ def _mark(kind: str, height: float, stroke: float, rng: np.random.Generator) -> 
             img = np.zeros((L + 2 * s, L + 2 * s), np.float32)
             cv2.line(img, (s + L, s), (s, s + L), 1.0, s, cv2.LINE_AA)
         else:
-            r = max(1, int(round(stroke * rng.uniform(0.4, 0.9))))
+            r = max(1, int(round(stroke * rng.uniform(0.5, 1.4))))  # a pen's dot: often wider than its line
             img = np.zeros((2 * r + 3, 2 * r + 3), np.float32)
             cv2.circle(img, (r + 1, r + 1), r, 1.0, -1, cv2.LINE_AA)
         if rng.random() < 0.15:  # a raised decimal point, as some write it: a dot or a short dash
@@ -303,11 +303,13 @@ def _write(
         else:
             kind = "/" if ch == "/" else ch
             mark, top = _mark(kind, height, stroke, rng)
-            x += int(height * rng.uniform(0.02, 0.2))
+            # Real writers squeeze a decimal or thousands mark in: it often touches the digit after it.
+            squeeze = 0.1 if ch in ".," else 0.0
+            x += int(height * rng.uniform(0.02 - squeeze / 2, 0.2))
             y = int(baseline - top * height + rng.normal(0, height * 0.03))
             draw.paste(canvas, mark, x, y)
             box = draw.box(mark, x, y)
-            x += mark.shape[1] + int(height * rng.uniform(0.0, 0.15))
+            x += mark.shape[1] + int(height * rng.uniform(-squeeze, 0.15))
         if labelled:
             add(box)
         previous, previous_char = box, ch
