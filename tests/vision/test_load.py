@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from digitreader import budget
 from digitreader.errors import ImageError, ImageTooLargeError
 from digitreader.vision.load import DEFAULT_MAX_PIXELS, load_image
 
@@ -83,7 +84,12 @@ def test_palette_gif_reads_the_first_frame(tmp_path: Path) -> None:
     path = tmp_path / "anim.gif"
     first.save(path, save_all=True, append_images=[second], duration=100)
     assert getattr(Image.open(path), "n_frames", 1) == 2
-    _assert_mark(load_image(path), tol=1)
+    with budget.read_budget(None) as spent:
+        _assert_mark(load_image(path), tol=1)
+    assert spent.notes == ["an animated picture: its first frame was read"]  # said, not silently
+    with budget.read_budget(None) as still:
+        load_image(_mark())
+    assert still.notes == []
 
 
 def test_transparent_background_becomes_white(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from digitreader import budget
 from digitreader.errors import DigitreaderError, ImageError, ImageTooLargeError, NotAnImageError
 from digitreader.names import printable
 from digitreader.vision.gray import array_to_gray, check_array, pil_to_gray
@@ -180,7 +181,17 @@ def _from_pil(im: Image.Image, label: str, max_pixels: int, max_bytes: int) -> n
     except Exception as exc:  # a plugin whose pixels fail on the way out (a lazily decoded tile, ...)
         log.debug("%s: conversion failed", label, exc_info=True)
         raise ImageError(f"{label}: damaged image ({_one_line(exc)})") from None
+    if _animated(im):
+        budget.note("an animated picture: its first frame was read")
     return _upright(gray, im, label)
+
+
+def _animated(im: Image.Image) -> bool:
+    """Whether the picture has more frames (Pillow looks one frame ahead, not through them all)."""
+    try:
+        return bool(getattr(im, "is_animated", False))
+    except Exception:  # a damaged second frame: the first was read, that is what counts here
+        return False
 
 
 def _upright(gray: np.ndarray, im: Image.Image, label: str) -> np.ndarray:
