@@ -230,3 +230,14 @@ def test_unwritable_out_is_a_clear_error(tiny_mnist_dir: Path, tmp_path: Path) -
     (tmp_path / "file").write_text("x")
     with pytest.raises(DigitreaderError, match="cannot write there"):
         train(TrainConfig(model="softmax", out=tmp_path / "file" / "run", data_dir=tiny_mnist_dir))
+
+
+def test_only_the_newest_epoch_checkpoints_are_kept(tmp_path: Path) -> None:
+    from digitreader.training.train import KEEP_CHECKPOINTS, prune_checkpoints
+
+    for name in [f"checkpoint-e{i:03d}.pt" for i in range(1, 8)] + ["best.pt", "last.pt"]:
+        (tmp_path / name).write_bytes(b"x")
+    prune_checkpoints(tmp_path)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    newest = [f"checkpoint-e{i:03d}.pt" for i in range(8 - KEEP_CHECKPOINTS, 8)]
+    assert kept == sorted([*newest, "best.pt", "last.pt"])

@@ -40,7 +40,13 @@ from digitreader.training import checkpoint as ckpt_io
 from digitreader.training import distributed
 from digitreader.training.optim import Ema, check_recipe, lr_factor, make_optimizer
 from digitreader.training.tensorboard import TensorBoard
-from digitreader.training.train import TrainResult, checkpoints_in, prepare_out, resume_command
+from digitreader.training.train import (
+    TrainResult,
+    checkpoints_in,
+    prepare_out,
+    prune_checkpoints,
+    resume_command,
+)
 
 if TYPE_CHECKING:
     from digitreader.training.train import TrainConfig
@@ -385,6 +391,7 @@ class _SequenceRun:
         self.save(self.out / "last.pt")
         if improved:
             self.save(self.out / "best.pt")
+        prune_checkpoints(self.out)
         self.say(
             f"step {self.step}/{self.total}: loss {train_loss:.3f}, validation exact {exact:.4f} "
             f"(best {self.best:.4f} @ round {self.best_round}), CER {cer:.4f}, {self.elapsed:.0f}s"

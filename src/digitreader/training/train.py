@@ -4,9 +4,10 @@ TensorBoard, atomic checkpoints every epoch and on Ctrl-C, and an exact `--resum
     >>> result = train(TrainConfig(model="cnn", out=Path("runs/cnn")))
     >>> result.best, result.metrics["test_accuracy"]
 
-Files in `out`: ``checkpoint-eNNN.pt`` after each epoch, ``last.pt`` (newest, also written on Ctrl-C),
-``best.pt`` (best validation accuracy; the only one scored on the test split, once, at the end),
-``metrics.jsonl`` (one JSON object per epoch, then one for the test) and ``tb/`` (TensorBoard).
+Files in `out`: ``checkpoint-eNNN.pt`` after each epoch (the newest `KEEP_CHECKPOINTS` are kept),
+``last.pt`` (newest, also written on Ctrl-C), ``best.pt`` (best validation accuracy; the only one scored
+on the test split, once, at the end), ``metrics.jsonl`` (one JSON object per epoch, then one for the
+test) and ``tb/`` (TensorBoard).
 
 Exact resume: every random number (shuffling, augmentation) comes from one `torch.Generator` seeded by
 `seed`; dropout uses torch's global generator. Both states, the optimiser, the schedule, the EMA and (after
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 DRY_RUN_BATCHES = 3  # training batches in a --dry-run
 DRY_RUN_EVAL = 256  # validation / test images in a --dry-run
 LOG_EVERY = 25  # steps between progress-bar and TensorBoard updates
+KEEP_CHECKPOINTS = 3  # per-epoch checkpoints kept (the newest), beside best.pt and last.pt
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,13 @@ def checkpoints_in(out: Path) -> list[Path]:
     if (out / "last.pt").is_file():
         found.append(out / "last.pt")
     return found
+
+
+def prune_checkpoints(out: Path, keep: int = KEEP_CHECKPOINTS) -> None:
+    """Delete all but the newest `keep` per-epoch checkpoints in `out` (best.pt and last.pt stay): a long
+    run of a big model kept every epoch (hundreds of MB), while resuming needs only the newest intact one."""
+    for old in sorted(out.glob("checkpoint-e*.pt"))[:-keep]:
+        old.unlink(missing_ok=True)
 
 
 def prepare_out(out: Path, resume: bool) -> Path | None:
@@ -476,6 +485,7 @@ class _Run:
         self._save(self.out / "last.pt")
         if improved:
             self._save(self.out / "best.pt")
+        prune_checkpoints(self.out)
         distributed.barrier(self.dist)
         self.say(
             f"epoch {self.epoch}/{self.epochs}: loss {row['train_loss']:.4f}, "
