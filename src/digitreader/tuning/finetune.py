@@ -1,0 +1,292 @@
+"""`finetune(src, out)`: the bundled sequence reader (or another) fine-tuned on a user's labelled pictures,
+proven on a held-out part before it is written.
+
+1. list the labelled pictures (`tuning.source`) and read each as reading does (`tuning.strips`); the
+   unreadable ones are listed and left out;
+2. hold out a stratified part (`tuning.split`) and read it with the starting models: "before";
+3. rebuild the starting sequence reader in torch from its ONNX file (`training.from_onnx`) and fine-tune
+   it with replay and early stopping (`tuning.loop`);
+4. export the best round to ONNX (checked against torch), read the held-out part with that file: "after";
+5. write it (atomically, with its card beside it) unless it reads the held-out part worse than the start;
+   `force` writes it anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from digitreader.data.folder import Skipped
+from digitreader.errors import DataError, DigitreaderError
+from digitreader.names import printable
+from digitreader.tuning.loop import TuneRecipe
+from digitreader.tuning.score import Scores, read_texts, score, table
+from digitreader.tuning.source import list_labelled
+from digitreader.tuning.split import HELD_OUT_FRACTION, HELD_OUT_MIN, TOO_FEW_TO_MEASURE, split_held_out
+from digitreader.tuning.strips import Picture, read_pictures
+
+log = logging.getLogger(__name__)
+
+MIN_PICTURES = 10  # fewer usable pictures than this: nothing to learn from and nothing to measure on
+DRY_RUN = TuneRecipe(
+    batch_user=4, batch_replay=4, round_steps=2, max_rounds=1, warmup_steps=1, replay_in_worker=False
+)
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    """What a fine-tuning did: the before/after figures on the held-out part and whether `out` was written."""
+
+    out: Path
+    written: bool
+    base: Path
+    before: Scores
+    after: Scores
+    table: str
+    counts: dict[str, int]
+    skipped: tuple[Skipped, ...]
+    held_out: tuple[tuple[str, str, str, str], ...]  # (picture, label, read before, read after)
+    stopped: str
+    steps: int
+    seconds: float
+    warnings: tuple[str, ...] = field(default=())
+    refused: str = ""  # why `out` was not written
+
+
+def finetune(
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    base: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    max_minutes: float | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    recipe: TuneRecipe | None = None,
+    dry_run: bool = False,
+    threads: int | None = None,
+    progress: bool = True,
+    say: Callable[[str], None] = log.info,
+) -> FinetuneResult:
+    """Fine-tune the sequence reader on the numbers labelled in `src` and write it to `out` (.onnx).
+
+    `src`: a folder with ``labels.csv`` (``path,text``) and/or class folders ``0/``..``9/``, or a CSV file.
+    `base`: the sequence reader to start from (default: the bundled one). `data_dir`: the MNIST folder the
+    replayed lines are made from. Returns the before/after figures; `written` is False (and `refused` says
+    why) when the new model reads the held-out part worse than the start and `force` is not set.
+    """
+    import torch
+
+    from digitreader.data.mnist import load_mnist
+    from digitreader.data.strings import DigitBank
+    from digitreader.onnx_engine import OnnxEngine
+    from digitreader.recognizer import Recognizer
+    from digitreader.sequence_engine import DEFAULT_SEQUENCE_MODEL, SequenceEngine
+    from digitreader.training.from_onnx import sequence_model_from_onnx
+    from digitreader.tuning.loop import TorchSequence, tune_sequence
+
+    started = time.monotonic()
+    deadline = None if max_minutes is None else started + 60 * max_minutes
+    out_path, base_path = Path(out).expanduser(), Path(base or DEFAULT_SEQUENCE_MODEL).expanduser()
+    if out_path.suffix.lower() != ".onnx" or out_path.is_dir():
+        raise DigitreaderError(f"{out_path}: --out must name an .onnx file")
+    if max_minutes is not None and max_minutes <= 0:
+        raise DigitreaderError(f"--max-minutes {max_minutes:g}: must be more than 0")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    classifier = OnnxEngine.load(None, threads=1)  # reading in this process, one picture at a time
+    start = Recognizer(classifier, SequenceEngine.load(base_path, threads=1), read_seconds=0)
+    model, metadata = sequence_model_from_onnx(base_path)
+
+    items, skipped = list_labelled(src)
+    unlisted = len(skipped)  # rows left out before any picture was read
+    pictures: list[Picture] = []
+    bar = tqdm(items, desc="reading pictures", disable=not progress, leave=False)
+    for item, picture, reason in read_pictures(bar, start.classify):
+        if picture is None:
+            skipped.append(Skipped(item.name, reason))
+        else:
+            pictures.append(picture)
+    bar.close()
+    if len(pictures) < MIN_PICTURES:
+        raise DataError(f"{src}: {len(pictures)} usable pictures; fine-tuning needs {MIN_PICTURES} or more")
+    train_idx, held_idx = split_held_out([p.item.text for p in pictures])
+    training = [pictures[i] for i in train_idx if pictures[i].strip is not None]
+    held = [pictures[i] for i in held_idx]
+    counts = {
+        "listed": len(items) + unlisted,
+        "skipped": len(skipped),
+        "usable": len(pictures),
+        "training": len(training),
+        "several_bands": sum(p.strip is None for p in pictures),
+        "held_out": len(held),
+    }
+    say(
+        f"{len(pictures)} usable pictures ({len(skipped)} skipped): {len(held)} held out for the "
+        f"before/after figures (stratified by length; the larger of {HELD_OUT_FRACTION:.0%} and "
+        f"{HELD_OUT_MIN}, at most half), {len(training)} to train on ({counts['several_bands']} with "
+        "several lines of writing are not trained on)"
+    )
+    warnings = []
+    if len(held) < TOO_FEW_TO_MEASURE:
+        warnings.append(
+            f"only {len(held)} held-out pictures: too few to tell a real change from chance "
+            f"(one picture is {1 / len(held):.0%}); label more pictures to measure the change"
+        )
+    if not training:
+        raise DataError(f"{src}: no picture to train on (each has several lines of writing)")
+    truths = [p.item.text for p in held]
+    grays = [p.gray for p in held]
+    before_texts = read_texts(start, grays)
+    before = score(before_texts, truths)
+    say(f"before: held-out exact {before.exact_rate:.1%}, digits only {before.digits_rate:.1%}")
+
+    recipe = DRY_RUN if dry_run else (recipe or TuneRecipe())
+    bank = DigitBank(*load_mnist(data_dir).split("train"))
+
+    def evaluate(candidate: Any) -> Scores:
+        reader = Recognizer(classifier, TorchSequence(candidate, metadata), read_seconds=0)
+        return score(read_texts(reader, grays), truths)
+
+    tuned = tune_sequence(
+        model,
+        [p.strip for p in training if p.strip is not None],
+        [p.item.text for p in training],
+        bank,
+        evaluate,
+        recipe,
+        deadline=deadline,
+        progress=progress,
+        say=say,
+    )
+    data, export = _exported(model, training, out_path)
+    steps = tuned.rounds[-1].step if tuned.rounds else 0
+    record = {
+        "base": {"file": base_path.name, "sha256": _sha256(base_path)},
+        "pictures": counts,
+        "recipe": {**recipe.to_dict(), "replay": "generated lines of MNIST training digits (data.strings)"},
+        "before": before.to_dict(),
+        "rounds": [
+            {"step": r.step, "exact": r.scores.exact_rate, "train_loss": r.train_loss} for r in tuned.rounds
+        ],
+        "best_step": tuned.best.step if tuned.best else 0,
+        "stopped": tuned.stopped,
+    }
+    after_reader, data = _reader_of(classifier, data, metadata, record, export, out_path)
+    after_texts = read_texts(after_reader, grays)
+    after = score(after_texts, truths)
+    record["after"] = after.to_dict()
+    refused = ""
+    if (after.exact, after.digits) < (before.exact, before.digits) and not force:
+        refused = (
+            f"{out_path}: not written: it reads the held-out pictures worse than {base_path.name} "
+            f"(exact {before.exact_rate:.1%} -> {after.exact_rate:.1%}); --force writes it anyway"
+        )
+    else:
+        from digitreader.training.export import atomic_write
+
+        _, data = _reader_of(classifier, data, metadata, record, export, out_path)
+        atomic_write(out_path, data)
+        _write_card(out_path, data, record)
+    held_rows = tuple(
+        (printable(p.item.name), t, b, a)
+        for p, t, b, a in zip(held, truths, before_texts, after_texts, strict=True)
+    )
+    return FinetuneResult(
+        out=out_path,
+        written=not refused,
+        base=base_path,
+        before=before,
+        after=after,
+        table=table(before, after),
+        counts=counts,
+        skipped=tuple(skipped),
+        held_out=held_rows,
+        stopped=tuned.stopped,
+        steps=steps,
+        seconds=time.monotonic() - started,
+        warnings=tuple(warnings),
+        refused=refused,
+    )
+
+
+def _exported(model: Any, training: list[Picture], out_path: Path) -> tuple[bytes, dict[str, Any]]:
+    """The tuned model as ONNX bytes, checked against torch on up to 100 of its training strips."""
+    from digitreader.training.export_sequence import checked_onnx
+
+    strips = [p.strip for p in training[:100] if p.strip is not None]
+    data, diff, same = checked_onnx(model.eval(), strips, out_path)
+    return data, {"checked_lines": len(strips), "check_data": "training strips", "max_abs_diff": diff,
+                  "same_readings": same}  # fmt: skip
+
+
+def _reader_of(
+    classifier: Any,
+    proto: bytes,
+    metadata: dict[str, Any],
+    record: dict[str, Any],
+    export: dict[str, Any],
+    path: Path,
+) -> tuple[Any, bytes]:
+    """The model file's bytes (ONNX with metadata recording the fine-tuning) and a reader that reads with
+    it through ONNX Runtime, as `Recognizer.load(path)` will."""
+    from digitreader.onnx_engine import session_for
+    from digitreader.recognizer import Recognizer
+    from digitreader.sequence_engine import SequenceEngine, check_sequence_model
+    from digitreader.training.export import with_metadata
+
+    meta: dict[str, Any] = {
+        key: metadata[key]
+        for key in ("format", "kind", "model", "config", "preprocessing", "alphabet")
+        if key in metadata
+    }
+    meta.update(
+        {
+            "metrics": {"held_out_before": record["before"], "held_out_after": record.get("after")},
+            "recipe": record["recipe"],
+            "source": {"finetuned_from": record["base"]},
+            "export": export,
+            "finetune": record,
+        }
+    )
+    data = with_metadata(proto, meta)
+    session = session_for(data, path, 1)
+    engine = SequenceEngine(session, path, check_sequence_model(session, path))
+    return Recognizer(classifier, engine, read_seconds=0), data
+
+
+def _write_card(out_path: Path, data: bytes, record: dict[str, Any]) -> None:
+    import hashlib
+
+    from digitreader.training.export import atomic_write, git_commit
+
+    card = {
+        "file": out_path.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "model": "crnn",
+        "kind": "sequence",
+        "finetuned_from": record["base"],
+        "pictures": record["pictures"],
+        "recipe": record["recipe"],
+        "held_out_before": record["before"],
+        "held_out_after": record["after"],
+        "rounds": record["rounds"],
+        "best_step": record["best_step"],
+        "stopped": record["stopped"],
+        "commit": git_commit(),
+        "notes": "Fine-tuned with `digits finetune`; figures are on the held-out part of the same folder.",
+    }
+    atomic_write(out_path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
+
+
+def _sha256(path: Path) -> str:
+    from digitreader.training.export import sha256_file
+
+    return sha256_file(path)
