@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import digitreader
 from digitreader.cli import main
 from digitreader.data.mnist import load_mnist
 from digitreader.data.strings import DigitBank, make_line
@@ -38,8 +39,11 @@ def folder(tmp_path_factory: pytest.TempPathFactory, mnist_sample_dir: Path) -> 
 @pytest.fixture(scope="module")
 def dry_run(folder: Path, tmp_path_factory: pytest.TempPathFactory, mnist_sample_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("tuned") / "mine.onnx"
-    result = finetune(folder, out, dry_run=True, data_dir=mnist_sample_dir, progress=False, force=True)
+    result = digitreader.finetune(
+        folder, out=out, dry_run=True, data_dir=mnist_sample_dir, progress=False, force=True
+    )
     assert result.written and out.is_file()
+    assert result.before.n == result.after.n == 15 and "| exact |" in result.table
     assert result.counts["held_out"] == 15 and result.counts["usable"] == N_PICTURES
     assert {s.path for s in result.skipped} == {"broken.png", "missing.png"}
     assert any("too few to tell a real change from chance" in w for w in result.warnings)
