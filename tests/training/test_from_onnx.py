@@ -80,3 +80,21 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"\x08\x07garbage" * 10)
     with pytest.raises(ModelError, match="bad.onnx"):
         sequence_model_from_onnx(bad)
+
+
+def test_the_bundled_int8_classifier_rebuilt_reads_mnist_as_the_file_does(mnist_sample_dir: Path) -> None:
+    from digitreader.data.mnist import load_mnist
+    from digitreader.onnx_engine import WEIGHTS_DIR
+    from digitreader.training.from_onnx import classifier_from_onnx
+
+    model, _ = classifier_from_onnx(WEIGHTS_DIR / "default.onnx")
+    images, _ = load_mnist(mnist_sample_dir, download=False).split("test")
+    x = images.astype(np.float32)[:, None] / 255
+    session = ort.InferenceSession(
+        (WEIGHTS_DIR / "default.onnx").read_bytes(), providers=["CPUExecutionProvider"]
+    )
+    expected = session.run(["probabilities"], {"image": x})[0]
+    with torch.inference_mode():
+        got = model(torch.from_numpy(x)).softmax(-1).numpy()
+    # Its weights are the file's, dequantised; its activations are float where the file's are 8-bit.
+    assert (got.argmax(1) == expected.argmax(1)).all() and np.abs(got - expected).max() < 0.05

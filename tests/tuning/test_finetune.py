@@ -57,9 +57,9 @@ def test_the_written_model_is_read_by_the_recognizer_and_records_its_start(
     assert reader.sequence_path == dry_run
     assert isinstance(reader.read(folder / "0.png", mode="number").text, str)
     card = json.loads(dry_run.with_suffix(".json").read_text())
-    assert card["finetuned_from"]["file"] == "sequence.onnx"
+    assert card["base"]["file"] == "sequence.onnx"
     assert card["pictures"]["held_out"] == 15 and card["pictures"]["skipped"] == 2
-    assert card["held_out_before"]["pictures"] == 15 and "exact" in card["held_out_after"]
+    assert card["before"]["pictures"] == 15 and "exact" in card["after"]
     assert card["recipe"]["batch_user"] == 4
 
 

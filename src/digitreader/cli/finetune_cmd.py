@@ -18,9 +18,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "finetune",
         help="fine-tune the reader on your own labelled pictures (before/after table)",
         description=(
-            "Fine-tune the sequence reader on SRC: a folder holding labels.csv (path,text: a number as "
-            "written, or one digit) and/or class folders 0/ .. 9/. A stratified part is held out and read "
-            "before and after; the model is written only if it reads that part at least as well."
+            "Fine-tune the reader on SRC: a folder holding labels.csv (path,text: a number as written, or "
+            "one digit) and/or class folders 0/ .. 9/. Numbers tune the sequence reader; a folder of single "
+            "digits only tunes the digit classifier. A stratified part is held out and read before and "
+            "after; the model is written only if it reads that part at least as well."
         ),
     )
     p.add_argument("src", type=Path, metavar="SRC", help="folder of labelled pictures (or a CSV file)")
@@ -30,7 +31,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="base",
         type=Path,
         metavar="MODEL",
-        help="sequence reader .onnx to start from (default: the bundled one)",
+        help="model .onnx to start from: a sequence reader, or for single digits a classifier "
+        "(default: the bundled one)",
     )
     p.add_argument(
         "--force", action="store_true", help="write the model even if it reads worse than the start"
@@ -75,6 +77,9 @@ def _run(args: argparse.Namespace) -> int:
     print(f"held out {result.counts['held_out']} of {result.counts['usable']} pictures; "
           f"trained {result.steps} steps ({result.stopped}), {result.seconds / 60:.1f} min")  # fmt: skip
     print(result.table)
+    if "mnist_test_after" in result.extra:
+        print(f"MNIST test digits (replay keeps them): {result.extra['mnist_test_before']:.2%} before, "
+              f"{result.extra['mnist_test_after']:.2%} after")  # fmt: skip
     if not result.written:
         say(f"digits: {result.refused}")
         return 1

@@ -79,6 +79,29 @@ def sequence_model_from_onnx(path: str | os.PathLike[str]) -> tuple[Crnn, dict[s
     return model.eval(), metadata
 
 
+def classifier_from_onnx(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:
+    """The `cnn` digit classifier of an exported file with its weights, in eval mode, and its metadata.
+
+    An int8 file (the bundled one) gives its dequantised weights: the torch model matches the file's
+    weights exactly but not its 8-bit activations (probabilities within a few hundredths), a start for
+    fine-tuning, not a copy of the file's readings."""
+    model_path = Path(path).expanduser()
+    proto, metadata = read_onnx(model_path)
+    if metadata.get("kind", "classifier") != "classifier" or metadata.get("model") not in ("cnn", "cnn-long"):
+        raise ModelError(
+            f"{model_path}: not a cnn digit classifier ({metadata.get('kind') or 'classifier'} "
+            f"{metadata.get('model')!r}); fine-tuning single digits starts from one"
+        )
+    try:
+        model = get_spec(str(metadata["model"])).build(dict(metadata.get("config") or {}))
+        model.load_state_dict(_classifier_state(proto, model), strict=True)
+    except (KeyError, ValueError, RuntimeError, IndexError, TypeError) as exc:
+        raise ModelError(
+            f"{model_path}: its weights do not map onto a cnn ({' '.join(str(exc).split())[:160]})"
+        ) from None
+    return model.eval(), metadata
+
+
 def freeze_batchnorm(model: nn.Module) -> None:
     """Keep every BatchNorm in eval mode (running statistics used, never updated) even in `train()`."""
     for module in model.modules():
@@ -134,6 +157,56 @@ def _crnn_state(proto: Any, model: Crnn) -> dict[str, torch.Tensor]:
     for key, value in state.items():
         if key not in own or tuple(own[key].shape) != tuple(value.shape):
             raise ValueError(f"{key}: shape {tuple(value.shape)} does not fit the model")
+    return state
+
+
+def _classifier_state(proto: Any, model: nn.Module) -> dict[str, torch.Tensor]:
+    """Conv nodes in order -> the conv + BatchNorm pairs of `features` (folded, as for the crnn); the one
+    Gemm -> `classifier`. Weights behind a DequantizeLinear (an int8 file) are dequantised."""
+    from onnx import helper, numpy_helper
+
+    inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    produced = {n.output[0]: n for n in proto.graph.node if n.op_type == "DequantizeLinear"}
+
+    def value(name: str) -> np.ndarray:
+        if name in inits:
+            return inits[name]
+        node = produced[name]
+        q, scale = inits[node.input[0]].astype(np.float64), inits[node.input[1]].astype(np.float64)
+        zero = inits[node.input[2]].astype(np.float64) if len(node.input) > 2 else np.zeros_like(scale)
+        axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 1)
+        if scale.ndim == 1 and q.ndim > 1:  # per channel along `axis`
+            shape = [1] * q.ndim
+            shape[axis] = -1
+            scale, zero = scale.reshape(shape), zero.reshape(shape)
+        return np.asarray((q - zero) * scale, np.float32)
+
+    own = model.state_dict()
+    names = {id(m): name for name, m in model.named_modules()}
+    features = list(model.features)  # type: ignore[arg-type]
+    convs = [m for m in features if isinstance(m, nn.Conv2d)]
+    norms = [m for m in features if isinstance(m, nn.BatchNorm2d)]
+    conv_nodes = [n for n in proto.graph.node if n.op_type == "Conv"]
+    if len(conv_nodes) != len(convs):
+        raise ValueError(f"{len(conv_nodes)} Conv nodes for {len(convs)} convolutions")
+    state: dict[str, torch.Tensor] = {}
+    for node, conv, norm in zip(conv_nodes, convs, norms, strict=True):
+        bias = value(node.input[2])
+        c, b = names[id(conv)], names[id(norm)]
+        state[f"{c}.weight"] = _tensor(value(node.input[1]))
+        state[f"{b}.weight"] = torch.ones(len(bias))
+        state[f"{b}.bias"] = _tensor(bias)
+        state[f"{b}.running_mean"] = torch.zeros(len(bias))
+        state[f"{b}.running_var"] = torch.full((len(bias),), 1.0 - norm.eps)
+        state[f"{b}.num_batches_tracked"] = own[f"{b}.num_batches_tracked"].clone()
+    (gemm,) = [n for n in proto.graph.node if n.op_type == "Gemm"]
+    trans_b = next((helper.get_attribute_value(a) for a in gemm.attribute if a.name == "transB"), 0)
+    weight = value(gemm.input[1])
+    state["classifier.weight"] = _tensor(weight if trans_b else weight.T)
+    state["classifier.bias"] = _tensor(value(gemm.input[2]))
+    for key, tensor in state.items():
+        if key not in own or tuple(own[key].shape) != tuple(tensor.shape):
+            raise ValueError(f"{key}: shape {tuple(tensor.shape)} does not fit the model")
     return state
 
 

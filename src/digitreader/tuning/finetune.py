@@ -1,5 +1,6 @@
 """`finetune(src, out)`: the bundled sequence reader (or another) fine-tuned on a user's labelled pictures,
-proven on a held-out part before it is written.
+proven on a held-out part before it is written. (A folder of single digits only tunes the digit
+classifier instead: `tuning.digits`.)
 
 1. list the labelled pictures (`tuning.source`) and read each as reading does (`tuning.strips`); the
    unreadable ones are listed and left out;
@@ -13,12 +14,10 @@ proven on a held-out part before it is written.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,12 @@ from tqdm import tqdm
 from digitreader.data.folder import Skipped
 from digitreader.errors import DataError, DigitreaderError
 from digitreader.names import printable
+from digitreader.tuning.digits import DigitRecipe
 from digitreader.tuning.loop import TuneRecipe
+from digitreader.tuning.result import FinetuneResult, held_out_warnings, refusal, write_card
 from digitreader.tuning.score import Scores, read_texts, score, table
 from digitreader.tuning.source import list_labelled
-from digitreader.tuning.split import HELD_OUT_FRACTION, HELD_OUT_MIN, TOO_FEW_TO_MEASURE, split_held_out
+from digitreader.tuning.split import HELD_OUT_FRACTION, HELD_OUT_MIN, split_held_out
 from digitreader.tuning.strips import Picture, read_pictures
 
 log = logging.getLogger(__name__)
@@ -41,26 +42,6 @@ DRY_RUN = TuneRecipe(
 )
 
 
-@dataclass(frozen=True)
-class FinetuneResult:
-    """What a fine-tuning did: the before/after figures on the held-out part and whether `out` was written."""
-
-    out: Path
-    written: bool
-    base: Path
-    before: Scores
-    after: Scores
-    table: str
-    counts: dict[str, int]
-    skipped: tuple[Skipped, ...]
-    held_out: tuple[tuple[str, str, str, str], ...]  # (picture, label, read before, read after)
-    stopped: str
-    steps: int
-    seconds: float
-    warnings: tuple[str, ...] = field(default=())
-    refused: str = ""  # why `out` was not written
-
-
 def finetune(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -69,18 +50,20 @@ def finetune(
     force: bool = False,
     max_minutes: float | None = None,
     data_dir: str | os.PathLike[str] | None = None,
-    recipe: TuneRecipe | None = None,
+    recipe: TuneRecipe | DigitRecipe | None = None,
     dry_run: bool = False,
     threads: int | None = None,
     progress: bool = True,
     say: Callable[[str], None] = log.info,
 ) -> FinetuneResult:
-    """Fine-tune the sequence reader on the numbers labelled in `src` and write it to `out` (.onnx).
+    """Fine-tune the reader on the pictures labelled in `src` and write it to `out` (.onnx).
 
     `src`: a folder with ``labels.csv`` (``path,text``) and/or class folders ``0/``..``9/``, or a CSV file.
-    `base`: the sequence reader to start from (default: the bundled one). `data_dir`: the MNIST folder the
-    replayed lines are made from. Returns the before/after figures; `written` is False (and `refused` says
-    why) when the new model reads the held-out part worse than the start and `force` is not set.
+    Numbers (any text longer than one character) tune the sequence reader; a folder of single digits
+    only tunes the digit classifier. `base`: the model to start from (default: the bundled one of that
+    kind). `data_dir`: the MNIST folder the replayed digits and lines come from. Returns the before/after
+    figures; `written` is False (and `refused` says why) when the new model reads the held-out part worse
+    than the start and `force` is not set.
     """
     import torch
 
@@ -94,18 +77,27 @@ def finetune(
 
     started = time.monotonic()
     deadline = None if max_minutes is None else started + 60 * max_minutes
-    out_path, base_path = Path(out).expanduser(), Path(base or DEFAULT_SEQUENCE_MODEL).expanduser()
+    out_path = Path(out).expanduser()
     if out_path.suffix.lower() != ".onnx" or out_path.is_dir():
         raise DigitreaderError(f"{out_path}: --out must name an .onnx file")
     if max_minutes is not None and max_minutes <= 0:
         raise DigitreaderError(f"--max-minutes {max_minutes:g}: must be more than 0")
     if threads is not None:
         torch.set_num_threads(threads)
+    items, skipped = list_labelled(src)
+    if all(len(item.text) == 1 for item in items):  # single digits: the classifier reads them
+        from digitreader.tuning.digits import finetune_digits
+
+        return finetune_digits(
+            src, items, skipped, out_path, base, force=force, deadline=deadline, started=started,
+            data_dir=data_dir, recipe=recipe if isinstance(recipe, DigitRecipe) else None,
+            dry_run=dry_run, progress=progress, say=say,
+        )  # fmt: skip
+    base_path = Path(base or DEFAULT_SEQUENCE_MODEL).expanduser()
     classifier = OnnxEngine.load(None, threads=1)  # reading in this process, one picture at a time
     start = Recognizer(classifier, SequenceEngine.load(base_path, threads=1), read_seconds=0)
     model, metadata = sequence_model_from_onnx(base_path)
 
-    items, skipped = list_labelled(src)
     unlisted = len(skipped)  # rows left out before any picture was read
     pictures: list[Picture] = []
     bar = tqdm(items, desc="reading pictures", disable=not progress, leave=False)
@@ -134,12 +126,7 @@ def finetune(
         f"{HELD_OUT_MIN}, at most half), {len(training)} to train on ({counts['several_bands']} with "
         "several lines of writing are not trained on)"
     )
-    warnings = []
-    if len(held) < TOO_FEW_TO_MEASURE:
-        warnings.append(
-            f"only {len(held)} held-out pictures: too few to tell a real change from chance "
-            f"(one picture is {1 / len(held):.0%}); label more pictures to measure the change"
-        )
+    warnings = held_out_warnings(len(held))
     if not training:
         raise DataError(f"{src}: no picture to train on (each has several lines of writing)")
     truths = [p.item.text for p in held]
@@ -148,7 +135,7 @@ def finetune(
     before = score(before_texts, truths)
     say(f"before: held-out exact {before.exact_rate:.1%}, digits only {before.digits_rate:.1%}")
 
-    recipe = DRY_RUN if dry_run else (recipe or TuneRecipe())
+    recipe = DRY_RUN if dry_run else (recipe if isinstance(recipe, TuneRecipe) else TuneRecipe())
     bank = DigitBank(*load_mnist(data_dir).split("train"))
 
     def evaluate(candidate: Any) -> Scores:
@@ -183,18 +170,13 @@ def finetune(
     after_texts = read_texts(after_reader, grays)
     after = score(after_texts, truths)
     record["after"] = after.to_dict()
-    refused = ""
-    if (after.exact, after.digits) < (before.exact, before.digits) and not force:
-        refused = (
-            f"{out_path}: not written: it reads the held-out pictures worse than {base_path.name} "
-            f"(exact {before.exact_rate:.1%} -> {after.exact_rate:.1%}); --force writes it anyway"
-        )
-    else:
+    refused = refusal(before, after, out_path, base_path.name, force)
+    if not refused:
         from digitreader.training.export import atomic_write
 
         _, data = _reader_of(classifier, data, metadata, record, export, out_path)
         atomic_write(out_path, data)
-        _write_card(out_path, data, record)
+        write_card(out_path, data, "sequence", "crnn", record)
     held_rows = tuple(
         (printable(p.item.name), t, b, a)
         for p, t, b, a in zip(held, truths, before_texts, after_texts, strict=True)
@@ -203,6 +185,7 @@ def finetune(
         out=out_path,
         written=not refused,
         base=base_path,
+        kind="sequence",
         before=before,
         after=after,
         table=table(before, after),
@@ -260,30 +243,6 @@ def _reader_of(
     session = session_for(data, path, 1)
     engine = SequenceEngine(session, path, check_sequence_model(session, path))
     return Recognizer(classifier, engine, read_seconds=0), data
-
-
-def _write_card(out_path: Path, data: bytes, record: dict[str, Any]) -> None:
-    import hashlib
-
-    from digitreader.training.export import atomic_write, git_commit
-
-    card = {
-        "file": out_path.name,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "model": "crnn",
-        "kind": "sequence",
-        "finetuned_from": record["base"],
-        "pictures": record["pictures"],
-        "recipe": record["recipe"],
-        "held_out_before": record["before"],
-        "held_out_after": record["after"],
-        "rounds": record["rounds"],
-        "best_step": record["best_step"],
-        "stopped": record["stopped"],
-        "commit": git_commit(),
-        "notes": "Fine-tuned with `digits finetune`; figures are on the held-out part of the same folder.",
-    }
-    atomic_write(out_path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
 
 
 def _sha256(path: Path) -> str:

@@ -1,15 +1,16 @@
 """The held-out part of a user's pictures: stratified, the larger of 20% and 50 pictures (at most half).
 
-Strata are the number of digits in the text (1, 2, 3, 4, 5 or more): a long number is harder to read, and
-a split that put them all on one side would measure something else. The split is a function of the texts,
-their order and the seed alone, so a run repeated on the same folder scores the same pictures.
+Strata are the number of digits in the text (1, 2, 3, 4, 5 or more; a long number is harder to read, and
+a split that put them all on one side would measure something else), or for single digits the digit.
+The split is a function of the texts, their order and the seed alone, so a run repeated on the same
+folder scores the same pictures.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -31,12 +32,15 @@ def held_out_size(n: int) -> int:
     return min(max(math.ceil(HELD_OUT_FRACTION * n), HELD_OUT_MIN), n // 2)
 
 
-def split_held_out(texts: Sequence[str], seed: int = 0) -> tuple[list[int], list[int]]:
-    """(training indices, held-out indices) of `texts`, each stratum held out in proportion."""
+def split_held_out(
+    texts: Sequence[str], seed: int = 0, stratum: Callable[[str], str] = length_bucket
+) -> tuple[list[int], list[int]]:
+    """(training indices, held-out indices) of `texts`, each stratum (by default the length; for single
+    digits the digit itself) held out in proportion."""
     n_out = held_out_size(len(texts))
     strata: dict[str, list[int]] = defaultdict(list)
     for i, text in enumerate(texts):
-        strata[length_bucket(text)].append(i)
+        strata[stratum(text)].append(i)
     rng = np.random.default_rng([seed, 15])
     # Largest remainder: each stratum's share of n_out, rounded so the shares add up to n_out.
     keys = sorted(strata)
