@@ -97,3 +97,19 @@ def test_the_cli_prints_the_table_and_refuses_bad_input_in_one_line(
     assert "no such folder" in capsys.readouterr().err
     assert main(["finetune", str(folder), "--out", str(tmp_path / "m.pt")]) == 2
     assert "must name an .onnx file" in capsys.readouterr().err
+
+
+def test_the_server_reads_with_the_written_model(dry_run: Path, folder: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from digitreader.server.app import create_app, load_recognizer
+    from digitreader.server.settings import Settings
+
+    settings = Settings(model=dry_run)
+    recognizer = load_recognizer(settings)
+    assert recognizer.sequence_path == dry_run  # type: ignore[attr-defined]
+    with TestClient(create_app(settings, recognizer)) as client:
+        reply = client.post(
+            "/v1/read?mode=number", files={"file": ("2.png", (folder / "2.png").read_bytes())}
+        )
+    assert reply.status_code == 200 and isinstance(reply.json()["text"], str)

@@ -42,3 +42,24 @@ def test_a_folder_of_digits_tunes_the_classifier_and_records_mnist_before_and_af
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["kind"] == "classifier" and card["base"]["file"] == "default.onnx"
     assert not list(tmp_path.glob(".*trial"))  # the trial export was renamed into place
+
+
+def test_ctrl_c_while_the_trial_model_is_measured_leaves_no_model_file(
+    digit_folder: Path, tmp_path: Path, mnist_sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digitreader.tuning import digits
+
+    real_accuracy = digits.mnist_accuracy
+    calls = []
+
+    def interrupted_second_time(*args: object) -> float:
+        calls.append(1)
+        if len(calls) == 2:  # the trial export's MNIST check: the file exists beside `out` by now
+            assert list(tmp_path.glob(".*trial"))
+            raise KeyboardInterrupt
+        return real_accuracy(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(digits, "mnist_accuracy", interrupted_second_time)
+    with pytest.raises(KeyboardInterrupt):
+        finetune(digit_folder, tmp_path / "m.onnx", dry_run=True, data_dir=mnist_sample_dir, progress=False)
+    assert list(tmp_path.iterdir()) == []
