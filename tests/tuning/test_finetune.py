@@ -113,3 +113,49 @@ def test_the_server_reads_with_the_written_model(dry_run: Path, folder: Path) ->
             "/v1/read?mode=number", files={"file": ("2.png", (folder / "2.png").read_bytes())}
         )
     assert reply.status_code == 200 and isinstance(reply.json()["text"], str)
+
+
+@pytest.fixture(scope="module")
+def unlabelled(
+    tmp_path_factory: pytest.TempPathFactory, mnist_sample_dir: Path
+) -> tuple[Path, dict[str, str]]:
+    root = tmp_path_factory.mktemp("unlabelled")
+    bank = DigitBank(*load_mnist(mnist_sample_dir, download=False).split("train"))
+    truths = {}
+    for i in range(20):
+        line = make_line(bank, np.random.default_rng([8, i]))
+        Image.fromarray(line.image).save(root / f"u{i}.png")
+        truths[f"u{i}.png"] = line.text
+    (root / "notes.txt").write_text("not a picture")
+    return root, truths
+
+
+def test_self_labels_are_kept_only_where_both_readers_agree_and_are_mostly_right(
+    unlabelled: tuple[Path, dict[str, str]],
+) -> None:
+    from digitreader.sequence_engine import SequenceEngine
+    from digitreader.tuning.pseudo import list_unlabelled, pseudo_label
+
+    root, truths = unlabelled
+    reader = Recognizer.load(threads=1)
+    segmentation = Recognizer.load(threads=1, sequence=False)
+    sequence = SequenceEngine.load(None, threads=1)
+    items = list_unlabelled(root)
+    assert sorted(i.name for i in items) == sorted(truths)
+    found = list(pseudo_label(items, reader.classify, sequence.read, sequence.stride,
+                              lambda g: segmentation.read(g, mode="number").text))  # fmt: skip
+    kept = [(item.name, p.text) for item, p, _ in found if p is not None]
+    reasons = {why for _, p, why in found if p is None}
+    assert 0 < len(kept) <= 20 and reasons <= {"the two readers disagree", "several lines of writing"}
+    right = sum(text.replace(",", ".") == truths[name].replace(",", ".") for name, text in kept)
+    assert right >= 0.8 * len(kept)
+
+
+def test_unlabelled_pictures_teach_and_every_labelled_one_measures(
+    folder: Path, unlabelled: tuple[Path, dict[str, str]], tmp_path: Path, mnist_sample_dir: Path
+) -> None:
+    result = finetune(folder, tmp_path / "self.onnx", unlabelled=unlabelled[0], dry_run=True,
+                      data_dir=mnist_sample_dir, progress=False, force=True)  # fmt: skip
+    assert result.counts["held_out"] == N_PICTURES and result.counts["unlabelled"] == 20
+    assert 0 < result.counts["self_labelled"] == result.counts["training"] <= 20
+    assert result.written and json.loads((tmp_path / "self.json").read_text())["pictures"]["unlabelled"] == 20

@@ -64,6 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         data_dir=args.data_dir,
         dry_run=args.dry_run,
+        unlabelled=args.unlabelled,
         threads=args.threads,
         progress=not args.no_progress,
         say=say,

@@ -52,6 +52,7 @@ def finetune(
     data_dir: str | os.PathLike[str] | None = None,
     recipe: TuneRecipe | DigitRecipe | None = None,
     dry_run: bool = False,
+    unlabelled: str | os.PathLike[str] | None = None,
     threads: int | None = None,
     progress: bool = True,
     say: Callable[[str], None] = log.info,
@@ -59,6 +60,8 @@ def finetune(
     """Fine-tune the reader on the pictures labelled in `src` and write it to `out` (.onnx).
 
     `src`: a folder with ``labels.csv`` (``path,text``) and/or class folders ``0/``..``9/``, or a CSV file.
+    `unlabelled`: a folder of pictures without labels: the sequence reader is tuned on those it labels
+    itself (`tuning.pseudo`), and every labelled picture of `src` is held out to measure it.
     Numbers (any text longer than one character) tune the sequence reader; a folder of single digits
     only tunes the digit classifier. `base`: the model to start from (default: the bundled one of that
     kind). `data_dir`: the MNIST folder the replayed digits and lines come from. Returns the before/after
@@ -85,7 +88,7 @@ def finetune(
     if threads is not None:
         torch.set_num_threads(threads)
     items, skipped = list_labelled(src)
-    if all(len(item.text) == 1 for item in items):  # single digits: the classifier reads them
+    if unlabelled is None and all(len(item.text) == 1 for item in items):  # single digits: the classifier
         from digitreader.tuning.digits import finetune_digits
 
         return finetune_digits(
@@ -95,7 +98,8 @@ def finetune(
         )  # fmt: skip
     base_path = Path(base or DEFAULT_SEQUENCE_MODEL).expanduser()
     classifier = OnnxEngine.load(None, threads=1)  # reading in this process, one picture at a time
-    start = Recognizer(classifier, SequenceEngine.load(base_path, threads=1), read_seconds=0)
+    start_sequence = SequenceEngine.load(base_path, threads=1)
+    start = Recognizer(classifier, start_sequence, read_seconds=0)
     model, metadata = sequence_model_from_onnx(base_path)
 
     unlisted = len(skipped)  # rows left out before any picture was read
@@ -109,26 +113,31 @@ def finetune(
     bar.close()
     if len(pictures) < MIN_PICTURES:
         raise DataError(f"{src}: {len(pictures)} usable pictures; fine-tuning needs {MIN_PICTURES} or more")
-    train_idx, held_idx = split_held_out([p.item.text for p in pictures])
-    training = [pictures[i] for i in train_idx if pictures[i].strip is not None]
-    held = [pictures[i] for i in held_idx]
-    counts = {
-        "listed": len(items) + unlisted,
-        "skipped": len(skipped),
-        "usable": len(pictures),
-        "training": len(training),
-        "several_bands": sum(p.strip is None for p in pictures),
-        "held_out": len(held),
-    }
-    say(
-        f"{len(pictures)} usable pictures ({len(skipped)} skipped): {len(held)} held out for the "
-        f"before/after figures (stratified by length; the larger of {HELD_OUT_FRACTION:.0%} and "
-        f"{HELD_OUT_MIN}, at most half), {len(training)} to train on ({counts['several_bands']} with "
-        "several lines of writing are not trained on)"
-    )
+    several = sum(p.strip is None for p in pictures)
+    counts = {"listed": len(items) + unlisted, "skipped": len(skipped), "usable": len(pictures),
+              "several_bands": several}  # fmt: skip
+    if unlabelled is None:
+        train_idx, held_idx = split_held_out([p.item.text for p in pictures])
+        held = [pictures[i] for i in held_idx]
+        training = [(p.strip, p.item.text) for p in (pictures[i] for i in train_idx) if p.strip is not None]
+        say(
+            f"{len(pictures)} usable pictures ({len(skipped)} skipped): {len(held)} held out for the "
+            f"before/after figures (stratified by length; the larger of {HELD_OUT_FRACTION:.0%} and "
+            f"{HELD_OUT_MIN}, at most half), {len(training)} to train on ({several} with several lines "
+            "of writing are not trained on)"
+        )
+    else:  # self-training: the unlabelled pictures teach, the labelled ones only measure
+        held = pictures
+        training = _self_labelled(unlabelled, classifier, start_sequence, counts, progress)
+        say(
+            f"{len(pictures)} labelled pictures, all held out for the before/after figures; "
+            f"{counts['unlabelled']} unlabelled pictures, {len(training)} of them labelled by the reader "
+            "where its segmentation and sequence readers read the same digits"
+        )
+    counts.update({"training": len(training), "held_out": len(held)})
     warnings = held_out_warnings(len(held))
     if not training:
-        raise DataError(f"{src}: no picture to train on (each has several lines of writing)")
+        raise DataError(f"{src}: no picture to train on (each has several lines of writing, or none agreed)")
     truths = [p.item.text for p in held]
     grays = [p.gray for p in held]
     before_texts = read_texts(start, grays)
@@ -144,8 +153,8 @@ def finetune(
 
     tuned = tune_sequence(
         model,
-        [p.strip for p in training if p.strip is not None],
-        [p.item.text for p in training],
+        [strip for strip, _ in training],
+        [text for _, text in training],
         bank,
         evaluate,
         recipe,
@@ -200,11 +209,11 @@ def finetune(
     )
 
 
-def _exported(model: Any, training: list[Picture], out_path: Path) -> tuple[bytes, dict[str, Any]]:
+def _exported(model: Any, training: list[tuple[Any, str]], out_path: Path) -> tuple[bytes, dict[str, Any]]:
     """The tuned model as ONNX bytes, checked against torch on up to 100 of its training strips."""
     from digitreader.training.export_sequence import checked_onnx
 
-    strips = [p.strip for p in training[:100] if p.strip is not None]
+    strips = [strip for strip, _ in training[:100]]
     data, diff, same = checked_onnx(model.eval(), strips, out_path)
     return data, {"checked_lines": len(strips), "check_data": "training strips", "max_abs_diff": diff,
                   "same_readings": same}  # fmt: skip
@@ -243,6 +252,27 @@ def _reader_of(
     session = session_for(data, path, 1)
     engine = SequenceEngine(session, path, check_sequence_model(session, path))
     return Recognizer(classifier, engine, read_seconds=0), data
+
+
+def _self_labelled(
+    folder: str | os.PathLike[str], classifier: Any, sequence: Any, counts: dict[str, int], progress: bool
+) -> list[tuple[Any, str]]:
+    """Training strips of the unlabelled pictures the reader labels itself (`tuning.pseudo`)."""
+    from digitreader.recognizer import Recognizer
+    from digitreader.tuning.pseudo import list_unlabelled, pseudo_label
+
+    items = list_unlabelled(folder)
+    segmentation = Recognizer(classifier, None, read_seconds=0)
+    found = pseudo_label(
+        tqdm(items, desc="labelling unlabelled pictures", disable=not progress, leave=False),
+        segmentation.classify,
+        sequence.read,
+        sequence.stride,
+        lambda gray: segmentation.read(gray, mode="number").text,
+    )
+    training = [(p.strip, p.text) for _, p, _ in found if p is not None]
+    counts.update({"unlabelled": len(items), "self_labelled": len(training)})
+    return training
 
 
 def _sha256(path: Path) -> str:
