@@ -97,6 +97,8 @@ def test_the_cli_prints_the_table_and_refuses_bad_input_in_one_line(
     assert "no such folder" in capsys.readouterr().err
     assert main(["finetune", str(folder), "--out", str(tmp_path / "m.pt")]) == 2
     assert "must name an .onnx file" in capsys.readouterr().err
+    assert main(["finetune", str(folder), "--out", str(out), "--unlabelled", str(tmp_path / "none")]) == 2
+    assert "no such folder of unlabelled pictures" in capsys.readouterr().err
 
 
 def test_the_server_reads_with_the_written_model(dry_run: Path, folder: Path) -> None:

@@ -35,6 +35,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default: the bundled one)",
     )
     p.add_argument(
+        "--unlabelled",
+        type=Path,
+        metavar="DIR",
+        help="pictures without labels: tune on those the reader labels itself (its two readers agreeing); "
+        "SRC's labelled pictures are then all held out, to measure it",
+    )
+    p.add_argument(
         "--force", action="store_true", help="write the model even if it reads worse than the start"
     )
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop training after M minutes")

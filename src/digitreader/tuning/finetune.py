@@ -87,6 +87,8 @@ def finetune(
         raise DigitreaderError(f"--max-minutes {max_minutes:g}: must be more than 0")
     if threads is not None:
         torch.set_num_threads(threads)
+    if unlabelled is not None and not Path(unlabelled).expanduser().is_dir():
+        raise DataError(f"{unlabelled}: no such folder of unlabelled pictures")
     items, skipped = list_labelled(src)
     if unlabelled is None and all(len(item.text) == 1 for item in items):  # single digits: the classifier
         from digitreader.tuning.digits import finetune_digits
