@@ -153,6 +153,21 @@ def live_server() -> Iterator[LiveServer]:
         stop_server(proc)
 
 
+@pytest.fixture(scope="session")
+def corrections_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Path]]:
+    """A real `digits serve` that keeps corrections (DIGITREADER_CORRECTIONS_DIR), and that folder."""
+    folder = tmp_path_factory.mktemp("corrections")
+    proc, url = start_server({"DIGITREADER_CORRECTIONS_DIR": str(folder)})
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        yield (
+            LiveServer(url=url, host="127.0.0.1", port=port, pid=proc.pid, max_body_bytes=10_000_000),
+            folder,
+        )
+    finally:
+        stop_server(proc)
+
+
 @pytest.fixture()
 def png_of_size() -> Callable[[int, int], bytes]:
     """A white PNG of the given size (tiny even when huge: a decompression-bomb stand-in)."""

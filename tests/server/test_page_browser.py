@@ -250,3 +250,26 @@ def test_api_docs_render_without_internet(browser, live_server):  # type: ignore
     shot(tab, "api-docs")
     context.close()
     assert not outside, f"/docs fetched from outside the server: {outside}"
+
+
+def test_a_corrected_reading_is_saved_where_digits_finetune_takes_it(browser, corrections_server, shapes):  # type: ignore[no-untyped-def]
+    server, folder = corrections_server
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, device_scale_factor=1)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server.url + "/")
+    page.wait_for_function("() => document.getElementById('model-name').textContent.startsWith('Model: ')")
+    assert page.locator("#correct").is_hidden()  # nothing read yet
+    draw(page, shapes, "7")
+    wait_for_reading(page, "7")
+    assert page.locator("#correct-text").input_value() == "7"
+    page.locator("#correct-text").fill("1")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_function("() => document.getElementById('correct-status').textContent.startsWith('Saved')")
+    shot(page, "correction-saved")
+    rows = (folder / "labels.csv").read_text().splitlines()
+    assert rows[0] == "path,text" and rows[1].endswith(",1") and len(rows) == 2
+    assert (folder / rows[1].split(",")[0]).is_file()
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from digitreader.errors import DigitreaderError
 
 # Verb modules, in the order `digits --help` lists them.
-_VERBS = ("read", "train", "evaluate", "export", "models", "data", "serve")
+_VERBS = ("read", "train", "finetune", "evaluate", "export", "models", "data", "serve")
 
 
 def build_parser() -> argparse.ArgumentParser:

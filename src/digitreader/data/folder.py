@@ -339,6 +339,11 @@ def _read_limited(path: Path, limit: int) -> bytes:
     return data
 
 
+# Public names for other readers of users' folders (`tuning.source`).
+Refused = _Refused
+read_limited = _read_limited
+
+
 def _decode_all(
     items: list[_Item], workers: int | None, progress: bool
 ) -> Generator[tuple[_Item, str, np.ndarray | None, str], None, None]:

@@ -44,6 +44,7 @@ from digitreader.onnx_engine import available_cpus
 from digitreader.reading import Reading
 from digitreader.server.admission import Admission, Busy
 from digitreader.server.connections import RETRY_AFTER_S
+from digitreader.server.corrections import router as corrections_router
 from digitreader.server.hosts import AllowedHosts
 from digitreader.server.limits import BodySizeLimit
 from digitreader.server.pool import IN_HAND, ReadPool, WorkerDiedError, prepare_reading_process, read_image
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None, recognizer: RecognizerLike | No
     app.add_middleware(RequestLog)
 
     _add_routes(app)
+    app.include_router(corrections_router)
     _add_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
@@ -299,6 +301,7 @@ def _add_routes(app: FastAPI) -> None:
             model=_model_name(recognizer),
             max_body_bytes=settings.max_body_bytes,
             max_pixels=settings.max_pixels,
+            corrections=settings.corrections_dir is not None,
         )
 
     @app.get("/", include_in_schema=False)

@@ -41,6 +41,14 @@ class HealthOut(BaseModel):
     model: str
     max_body_bytes: int
     max_pixels: int
+    corrections: bool = False  # whether POST /v1/corrections saves (the server has a corrections folder)
+
+
+class CorrectionOut(BaseModel):
+    """`POST /v1/corrections`: where the picture was saved, inside the corrections folder."""
+
+    saved: str
+    text: str
 
 
 class ErrorOut(BaseModel):

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Reads waiting for a reader at most (beyond those being read): one more is answered 503 with
     # Retry-After at once, rather than waiting without end.
     max_queued_reads: int = Field(default=64, ge=0)
+    # Where the page's "correct this reading" control saves pictures and their corrected texts, in the
+    # layout `digits finetune` takes (images/ and labels.csv). None: corrections are off (the default).
+    corrections_dir: Path | None = None
     # One log line per request on stderr (client, method, path, status, time, bytes received).
     request_log: bool = True
 

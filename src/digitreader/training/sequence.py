@@ -110,6 +110,9 @@ class _Batches(torch.utils.data.IterableDataset):
                     yield x, widths, [t for _, t in members]
 
 
+GeneratedBatches = _Batches  # public name: fine-tuning replays generated lines (`tuning.loop`)
+
+
 def validation_lines(bank: DigitBank, n: int) -> list[tuple[np.ndarray, str]]:
     """The fixed validation lines (from MNIST validation digits)."""
     out = []

@@ -4,6 +4,7 @@
 
 import { createPad } from "./pad.js";
 import { drawPhotoBoxes, shrinkIfHuge } from "./photo.js";
+import { enableCorrections, showCorrection } from "./correct.js";
 import { announce, renderResult, spoken } from "./result.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,6 +19,7 @@ const state = {
   errors: { draw: "", photo: "" },
   requests: { draw: null, photo: null }, // the read in flight: its AbortController
   photo: null, // {blob, name}: what was uploaded and is shown
+  sent: { draw: null, photo: null }, // the picture each tab last sent to be read (a Blob)
   maxBody: 10_000_000,
   timer: 0,
 };
@@ -27,6 +29,8 @@ function render() {
   const { tab } = state;
   const result = state.results[tab];
   renderResult(tab, result, state.errors[tab], Boolean(state.requests[tab]));
+  const name = tab === "draw" ? "drawing.png" : state.photo && state.photo.name;
+  showCorrection(result && state.sent[tab] ? { blob: state.sent[tab], name, text: result.text } : null);
   if (tab === "draw") {
     if (result) pad.drawBoxes(result.digits);
     else pad.clearBoxes();
@@ -127,7 +131,9 @@ function readDrawing() {
   clearTimeout(state.timer);
   if (!pad.hasInk()) return;
   pad.image((blob, place) => {
-    if (blob && pad.hasInk()) send("draw", blob, { "Content-Type": "image/png" }, place);
+    if (!blob || !pad.hasInk()) return;
+    state.sent.draw = blob;
+    send("draw", blob, { "Content-Type": "image/png" }, place);
   });
 }
 
@@ -193,6 +199,7 @@ function readPhoto() {
   if (!state.photo) return;
   const form = new FormData();
   form.append("file", state.photo.blob, state.photo.name);
+  state.sent.photo = state.photo.blob;
   send("photo", form, {});
 }
 
@@ -257,6 +264,7 @@ fetch("/healthz")
     $("model-name").textContent = `Model: ${health.model}`;
     state.maxBody = health.max_body_bytes;
     $("limit-mb").textContent = String(Math.floor(health.max_body_bytes / 1e6));
+    enableCorrections(health.corrections);
   })
   .catch(() => ($("model-name").textContent = "Model: not loaded"));
 
