@@ -155,6 +155,7 @@ class Recognizer:
         if one cannot be loaded (`read_stream` goes through long lists; `digitreader.bulk.results` goes on
         past unreadable pictures).
         """
+        from digitreader.fastpath import locate_small
         from digitreader.vision.load import load_image
         from digitreader.vision.pipeline import locate
 
@@ -167,7 +168,8 @@ class Recognizer:
             labels.append(budget.label_of(image))
             with budget.read_budget(self.read_seconds, labels[-1]) as spent:
                 grays.append(load_image(image))
-                located.append(locate(grays[-1], mode, self.classify))
+                small = locate_small(grays[-1], mode, self.classify)  # the same, sooner, where it applies
+                located.append(locate(grays[-1], mode, self.classify) if small is None else small)
             notes.append(tuple(spent.notes))
         # What the pipeline left unclassified, from every image, in one batch (the model's cost is per call).
         pending = [c for found in located for line in found.lines for c in line if c.probs is None]
