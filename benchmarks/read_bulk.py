@@ -17,6 +17,8 @@ shared machine move; each row's rounds are shown, the best first):
   mass), then a small CNN in torch eager (the TF tutorial's, `lenet-tf`, fresh weights: speed only), in
   batches of 256 on every core's thread.
 
+Each row also gets its CPU time per picture, workers and the command's processes included: on a machine
+shared with other work, wall rates say little about what more cores would give, CPU cost still does.
 Readings of the rows that use `read_many` are checked to be identical (text, boxes, confidences).
 Torch is imported only for the textbook row.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -96,6 +99,22 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
+def cpu_seconds(recognizer: Recognizer) -> float:
+    """CPU time of this process, its waited-for children (the CLI and its workers) and the recognizer's
+    running workers (from /proc): a rate's cost, which a loaded machine changes far less than wall time."""
+    own = time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = own + children.ru_utime + children.ru_stime
+    held = bulk._pools.get(recognizer)
+    for pid in (held[1]._processes or {}) if held else ():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def cli_on_folder(folder: Path, out: Path, jobs: int) -> float:
     out.unlink(missing_ok=True)
     command = [sys.executable, "-m", "digitreader", "read", str(folder), "--mode", "digit", "--out", str(out)]
@@ -131,10 +150,13 @@ def main() -> None:
     start_s, _ = timed(lambda: recognizer.read_many(crops[: bulk.START_FROM], "digit", workers=cores))
     textbook = textbook_reader()
     rates: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     seen: dict[str, list[Reading]] = {}
 
     def row(name: str, count: int, fn: Callable[[], Any]) -> Any:
+        used = cpu_seconds(recognizer)
         seconds, out = timed(fn)
+        cpu.setdefault(name, []).append((cpu_seconds(recognizer) - used) / count * 1000)
         rates.setdefault(name, []).append(count / seconds)
         return out
 
@@ -183,12 +205,13 @@ def main() -> None:
         f"{cores} cores; worker start {start_s:.1f} s (not in the rates); load average {load:.1f} at the end"
     )
     print()
-    print("| reading | pictures/s (best first) | vs textbook |")
-    print("|---|---|---|")
+    print("| reading | pictures/s (best first) | vs textbook | CPU ms per picture (least first) |")
+    print("|---|---|---|---|")
     for name, values in rates.items():
         ordered = sorted(values, reverse=True)
         ratio = "" if name.startswith(("textbook", "photos")) else f"{ordered[0] / textbook_rate:.2f}x"
-        print(f"| {name} | {' / '.join(f'{v:,.0f}' for v in ordered)} | {ratio} |")
+        costs = " / ".join(f"{v:.2f}" for v in sorted(cpu[name]))
+        print(f"| {name} | {' / '.join(f'{v:,.0f}' for v in ordered)} | {ratio} | {costs} |")
     print()
     print(
         f"readings identical (full pipeline, short way, {cores} processes): {'yes' if same else 'NO'}; "
