@@ -10,8 +10,8 @@ to its end first).
     for result in results(recognizer, paths, "digit", workers=None):   # Reading or Failure, in order
         ...
 
-A list shorter than `START_FROM` is read in this process: starting workers (imports and models, about
-1.5 s) would cost more than it saves. The workers started for a recognizer stay up for its later calls
+A list shorter than `START_FROM` is read in this process: starting workers (imports and models, a few
+seconds) would cost more than it saves. The workers started for a recognizer stay up for its later calls
 (from `PARALLEL_FROM` pictures) and end with it (`close`).
 """
 
@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 CHUNK = 32  # pictures per task: their digits share ONNX Runtime calls; the hand-off is per chunk
 IN_FLIGHT = 2  # chunks per worker handed out ahead, so none waits while the caller takes results
 PARALLEL_FROM = 64  # shorter lists are read in this process, with workers started or not
-# Workers are started for a list at least this long: each takes ~1.5 s to start (a fresh interpreter,
-# imports, models: measured on 2 loaded cores), about what this process reads 700-1,000 pictures in.
+# Workers are started for a list at least this long: two took 1.4-3.4 s to start (fresh interpreters,
+# imports, models; 2 cores shared with other work), what this process reads ~1,000-2,000 small digits in.
 START_FROM = 1000
 assert CHUNK < PARALLEL_FROM  # so `read_many` reads one chunk in the process it is called in
 
