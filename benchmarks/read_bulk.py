@@ -13,6 +13,8 @@ shared machine move; each row's rounds are shown, the best first):
 - `read_many` on every core (`workers=` the cores), workers already started; their start is timed apart;
 - `digits read FOLDER --mode digit --out results.jsonl`: the command on a folder of the same digits as PNG
   files, a new process each round (start, model load and workers included);
+- where the `dask` extra is installed, `dask_reader.read_bag` on a local Dask cluster of as many one-thread
+  worker processes (started and warmed before timing; its start is timed apart);
 - the textbook pipeline: per digit, numpy and Pillow MNIST-style preparation (ink box, 20 px, centre of
   mass), then a small CNN in torch eager (the TF tutorial's, `lenet-tf`, fresh weights: speed only), in
   batches of 256 on every core's thread.
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from digitreader import bulk, fastpath
+from digitreader.dask_reader import read_bag
 from digitreader.reading import Reading
 from digitreader.recognizer import Recognizer
 
@@ -99,14 +102,14 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def cpu_seconds(recognizer: Recognizer) -> float:
+def cpu_seconds(recognizer: Recognizer, others: tuple[int, ...] = ()) -> float:
     """CPU time of this process, its waited-for children (the CLI and its workers) and the recognizer's
     running workers (from /proc): a rate's cost, which a loaded machine changes far less than wall time."""
     own = time.process_time()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = own + children.ru_utime + children.ru_stime
     held = bulk._pools.get(recognizer)
-    for pid in (held[1]._processes or {}) if held else ():
+    for pid in [*((held[1]._processes or {}) if held else ()), *others]:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -124,6 +127,20 @@ def cli_on_folder(folder: Path, out: Path, jobs: int) -> float:
     if done.returncode != 0:
         raise SystemExit(f"digits read failed: {done.stderr.strip()[-500:]}")
     return seconds
+
+
+def start_dask(workers: int, warm: list[np.ndarray]) -> tuple[Any, Any, float] | None:
+    """A local Dask cluster (`workers` processes of one thread) that has read `warm`, and the seconds that
+    took; None where the `dask` extra is not installed."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        return None
+    start = time.perf_counter()
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = Client(cluster)
+    read_bag(warm, "digit").compute()  # every worker loads the models on its first partition
+    return client, cluster, time.perf_counter() - start
 
 
 def accuracy(readings: list[Reading], labels: np.ndarray) -> float:
@@ -149,14 +166,16 @@ def main() -> None:
     recognizer = Recognizer.load(threads=1)
     start_s, _ = timed(lambda: recognizer.read_many(crops[: bulk.START_FROM], "digit", workers=cores))
     textbook = textbook_reader()
+    dask = start_dask(cores, crops[: bulk.CHUNK * cores])
+    dask_pids = () if dask is None else tuple(dask[0].run(os.getpid).values())
     rates: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     seen: dict[str, list[Reading]] = {}
 
     def row(name: str, count: int, fn: Callable[[], Any]) -> Any:
-        used = cpu_seconds(recognizer)
+        used = cpu_seconds(recognizer, dask_pids)
         seconds, out = timed(fn)
-        cpu.setdefault(name, []).append((cpu_seconds(recognizer) - used) / count * 1000)
+        cpu.setdefault(name, []).append((cpu_seconds(recognizer, dask_pids) - used) / count * 1000)
         rates.setdefault(name, []).append(count / seconds)
         return out
 
@@ -188,6 +207,8 @@ def main() -> None:
                 lambda: recognizer.read_many(crops, "digit", workers=cores),
             )
             row(f"CLI on a folder of PNG, --jobs {cores}", n, lambda: cli_on_folder(folder, out, cores))
+            if dask is not None:
+                seen["dask"] = row(f"Dask, {cores} workers", n, lambda: read_bag(crops, "digit").compute())
             row("textbook: numpy/Pillow + torch CNN", n, lambda: textbook(crops))
             seen["photos1"] = row(
                 "photos: 1 process", m, lambda: recognizer.read_many(images, "auto", workers=1)
@@ -196,13 +217,18 @@ def main() -> None:
                 f"photos: {cores} processes", m, lambda: recognizer.read_many(images, "auto", workers=cores)
             )
     recognizer.close()
-    same = seen["full"] == seen["fast"] == seen["cores"]
+    if dask is not None:
+        dask[0].close()
+        dask[1].close()
+    same = seen["full"] == seen["fast"] == seen["cores"] == seen.get("dask", seen["full"])
     photos_same = seen["photos1"] == seen["photos"]
     textbook_rate = max(rates["textbook: numpy/Pillow + torch CNN"])
     load = os.getloadavg()[0]
+    dask_start = "" if dask is None else f"; Dask cluster start and first read {dask[2]:.1f} s"
     print(f"{n:,} MNIST test digits (dark on white, 28x28, digit mode); {m} realistic photos (auto mode)")
     print(
-        f"{cores} cores; worker start {start_s:.1f} s (not in the rates); load average {load:.1f} at the end"
+        f"{cores} cores; worker start {start_s:.1f} s{dask_start} (not in the rates); "
+        f"load average {load:.1f} at the end"
     )
     print()
     print("| reading | pictures/s (best first) | vs textbook | CPU ms per picture (least first) |")
@@ -214,7 +240,8 @@ def main() -> None:
         print(f"| {name} | {' / '.join(f'{v:,.0f}' for v in ordered)} | {ratio} | {costs} |")
     print()
     print(
-        f"readings identical (full pipeline, short way, {cores} processes): {'yes' if same else 'NO'}; "
+        f"readings identical (full pipeline, short way, {cores} processes, Dask where run): "
+        f"{'yes' if same else 'NO'}; "
         f"photos in 1 and {cores} processes: {'yes' if photos_same else 'NO'}"
     )
     print(
