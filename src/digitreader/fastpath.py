@@ -8,11 +8,12 @@ promise that (the caller then takes the full way). It applies in digit mode to p
 1. no shrinking: such a picture is below every size at which the pipeline shrinks one;
 2. the polarity vote and the ink map as the pipeline makes them; an unsure vote (which the pipeline
    settles by reading the picture both ways) takes the full way;
-3. the search for printed lines spanning the picture (`lines.ink_mask`: a third of what is left): a
-   line is a straight run of ink at least 0.9 of the picture long, and no run is longer than the ink's
-   extent. Where the ink spans too little for one (`may_hold_a_line`), nothing can be removed, and the
-   digit is what `single_digit_candidates` gives then, its one candidate; otherwise the line search
-   runs as in the pipeline, on the same ink map.
+3. the search for printed lines spanning the picture (`lines.ink_mask`): a line is a straight run of
+   ink at least 0.9 of the picture long, and no run is longer than the ink's extent. Where the ink spans
+   too little for one (`may_hold_a_line`), nothing can be removed, and the digit is what
+   `single_digit_candidates` gives then, its one candidate. Where a line may be there, or the digit
+   reaches the picture's border (a tight crop, read again inside a margin: `vision.margin`), or there is
+   none, the pipeline's own step runs on the same ink map.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from digitreader.vision.lines import LOW_LEVEL
-from digitreader.vision.pipeline import Candidate, Located, _single
+from digitreader.vision.margin import touches_border
+from digitreader.vision.pipeline import Candidate, Located, _single_in
 from digitreader.vision.preprocess import _digit_of, ink_map, polarity_vote
 from digitreader.vision.segment import Classify
 
@@ -34,7 +36,7 @@ _LINE_MIN = 20  # ... and is at least this long (`lines.line_pixels`)
 
 def locate_small(gray: np.ndarray, mode: str, classify: Classify | None = None) -> Located | None:
     """`vision.pipeline.locate(gray, mode, classify)` for a small one-digit picture; None where the full
-    pipeline must decide (before any work is done)."""
+    pipeline must decide (found out before any work but the polarity vote)."""
     if mode != "digit" or not isinstance(gray, np.ndarray) or gray.ndim != 2 or gray.dtype != np.uint8:
         return None
     if gray.size == 0 or max(gray.shape) > MAX_SIDE:
@@ -43,15 +45,14 @@ def locate_small(gray: np.ndarray, mode: str, classify: Classify | None = None) 
     if classify is not None and abs(vote) < _UNSURE_POLARITY:
         return None  # cheap to give up here: the vote is the one step the full way repeats
     ink = ink_map(gray, dark=vote > 0)
-    if not ink.any():
-        return Located([], "digit", vote > 0)
-    if may_hold_a_line(ink):
-        # What the pipeline does with this ink map and vote (`_single_either_polarity`, sure vote).
-        regions = _single(ink, classify)
-        lines = [[Candidate(box=r.box, image=r.image, probs=r.probs) for r in line] for line in regions]  # type: ignore[arg-type]
-        return Located(lines, "digit", vote > 0)
-    found = _digit_of(ink)
-    return Located([] if found is None else [[Candidate(box=found[1], image=found[0])]], "digit", vote > 0)
+    found = _digit_of(ink) if ink.any() and not may_hold_a_line(ink) else None
+    if found is not None and not touches_border(found[1], (gray.shape[0], gray.shape[1])):
+        return Located([[Candidate(box=found[1], image=found[0])]], "digit", vote > 0)
+    # What the pipeline does with this ink map and a sure vote (`_single_either_polarity`): the line
+    # search, and a digit reaching the border (a tight crop) read again inside a margin of paper.
+    regions = _single_in(gray, vote > 0, classify, ink)
+    lines = [[Candidate(box=r.box, image=r.image, probs=r.probs) for r in line] for line in regions]  # type: ignore[arg-type]
+    return Located(lines, "digit", vote > 0)
 
 
 def may_hold_a_line(ink: np.ndarray) -> bool:
