@@ -19,13 +19,13 @@ This module never imports torch (a test checks it): reading needs numpy, Pillow,
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from digitreader import budget
+from digitreader import budget, bulk
 from digitreader.errors import DigitreaderError
 from digitreader.onnx_engine import OnnxEngine
 from digitreader.reading import Digit, Reading
@@ -144,22 +144,32 @@ class Recognizer:
         """
         return self.read_many([image], mode=mode)[0]
 
-    def read_many(self, images: Iterable[Any], mode: str = "auto") -> list[Reading]:
+    def read_many(
+        self, images: Iterable[Any], mode: str = "auto", *, workers: int | None = None
+    ) -> list[Reading]:
         """Read several images; the digits of all of them go through the model in a few large batches.
 
-        Raises the first image's `ImageError` if one cannot be loaded (callers that want to go on with the
-        others load each with `vision.load.load_image` first and pass the arrays).
+        `workers`: processes reading side by side (None: one per core; 1: this process only). A short
+        list is read in this process, where starting workers would cost more than it saves
+        (`bulk.START_FROM`); the readings are the same either way. Raises the first image's `ImageError`
+        if one cannot be loaded (`read_stream` goes through long lists; `digitreader.bulk.results` goes on
+        past unreadable pictures).
         """
+        from digitreader.fastpath import locate_small
         from digitreader.vision.load import load_image
         from digitreader.vision.pipeline import locate
 
         check_mode(mode)
+        images = list(images)
+        if workers != 1 and len(images) >= bulk.PARALLEL_FROM:
+            return list(self.read_stream(images, mode, workers=workers))
         labels, grays, located, notes = [], [], [], []
         for image in images:  # each picture under its own CPU budget (`digitreader.budget`)
             labels.append(budget.label_of(image))
             with budget.read_budget(self.read_seconds, labels[-1]) as spent:
                 grays.append(load_image(image))
-                located.append(locate(grays[-1], mode, self.classify))
+                small = locate_small(grays[-1], mode, self.classify)  # the same, sooner, where it applies
+                located.append(locate(grays[-1], mode, self.classify) if small is None else small)
             notes.append(tuple(spent.notes))
         # What the pipeline left unclassified, from every image, in one batch (the model's cost is per call).
         pending = [c for found in located for line in found.lines for c in line if c.probs is None]
@@ -173,6 +183,23 @@ class Recognizer:
             with budget.read_budget(self.read_seconds, label):
                 readings.append(self._reading(gray, found, probs, said, auto=mode == "auto"))
         return readings
+
+    def read_stream(
+        self, images: Iterable[Any], mode: str = "auto", *, workers: int | None = None
+    ) -> Iterator[Reading]:
+        """`read_many` for long lists and generators: readings yielded in input order as they are made, with
+        memory bounded (a few chunks per worker in flight). An image that cannot be read raises its error
+        where its reading would come."""
+        for result in bulk.results(self, images, mode, workers):
+            if isinstance(result, Reading):
+                yield result
+            else:
+                raise result.error
+
+    def close(self) -> None:
+        """Stop the worker processes `read_many` and `read_stream` started, if any (they also stop when
+        this recognizer is garbage-collected, or at exit)."""
+        bulk.close(self)
 
     def _reading(
         self,

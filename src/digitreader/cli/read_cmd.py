@@ -4,6 +4,7 @@
     digits read --json a.png                             {"path": "a.png", "text": "7", "digits": [...]}
     digits read --show out.png a.png                     ...and out.png with boxes, labels and confidences
     digits read                                          asks for paths, one per line, until an empty line
+    digits read scans/ -r --out results.jsonl            every picture below scans/ (see `read_files`)
 
 Text lines: several lines of digits in one image are joined with a space; a picture without digits prints
 "(no digits found)" (its JSON has text "" and the note). A bad file is reported on stderr as
@@ -59,13 +60,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="OUT.png",
         help="write an annotated copy (boxes, labels, confidences); several images: OUT-<image>.png each",
     )
+    p.add_argument(
+        "-r", "--recursive", action="store_true", help="folders: their subfolders too; globs: ** matches them"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="processes reading side by side (default: one per core; a few pictures are read in one)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="append results to FILE (.jsonl or .csv) with a progress bar and a summary; a rerun skips "
+        "the pictures FILE already holds",
+    )
     p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from digitreader.errors import DigitreaderError
     from digitreader.recognizer import Recognizer
 
+    if args.out and (args.show or not args.images):
+        raise DigitreaderError("--out needs IMAGE arguments and no --show")
     recognizer = Recognizer.load(args.model)
+    if args.images and not args.show:  # folders, globs, many files: every core, in input order
+        from digitreader.cli.read_files import read_files
+
+        try:
+            return read_files(recognizer, args)
+        finally:
+            recognizer.close()
     paths: Iterator[str] = iter(args.images) if args.images else _prompted_paths()
     show = _show_paths(args.show, args.images) if args.show else {}
     failed = False
