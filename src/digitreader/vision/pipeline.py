@@ -22,6 +22,7 @@ import numpy as np
 from digitreader.errors import DigitreaderError
 from digitreader.vision.lines import ink_mask
 from digitreader.vision.margin import evenly_lit, inside, touches_border, with_margin
+from digitreader.vision.neighbours import central_ink
 from digitreader.vision.preprocess import downscale, ink_map, polarity_vote, single_digit_candidates
 from digitreader.vision.segment import Box, Classify, Region, locate_digits
 
@@ -108,18 +109,36 @@ def _single_either_polarity(
 def _single_in(
     gray: np.ndarray, dark: bool, classify: Classify | None, ink: np.ndarray | None = None
 ) -> list[list[Region]]:
-    """The one digit of `gray` with ink of the given polarity. An evenly lit picture whose digit reaches
-    its border (a tight crop), or shows none, is read again inside a margin of paper (`vision.margin`)."""
-    found = _single(ink_map(gray, dark=dark) if ink is None else ink, classify)
+    """The one digit of `gray` with ink of the given polarity: the one it is centred on, without the
+    fragments of neighbouring digits at its sides (`vision.neighbours`). An evenly lit picture whose digit
+    reaches its border (a tight crop), or shows none, is read again inside a margin of paper
+    (`vision.margin`)."""
+    found = _single_centred(ink_map(gray, dark=dark) if ink is None else ink, classify)
     shape = (gray.shape[0], gray.shape[1])
     if (found and not touches_border(found[0][0].box, shape)) or not evenly_lit(gray, dark):
         return found
     padded, margin = with_margin(gray, dark)
-    again = _single(ink_map(padded, dark=dark), classify)
+    again = _single_centred(ink_map(padded, dark=dark), classify, (margin, margin, shape[1], shape[0]))
     for line in again:
         for region in line:
             region.box = inside(region.box, margin, shape)
     return again or found
+
+
+def _single_centred(
+    ink: np.ndarray, classify: Classify | None, frame: Box | None = None
+) -> list[list[Region]]:
+    """The one digit of an ink map, without what looks like neighbours' fragments at the sides of `frame`
+    (`vision.neighbours`), unless the classifier is clearly surer of the digit with them: the pieces of
+    one digit cut tightly can stand side by side too."""
+    central = central_ink(ink, frame)
+    found = _single(central, classify)
+    if central is ink or classify is None:
+        return found
+    whole = _single(ink, classify)
+    if whole and (not found or _confidence(whole[0], classify) > _confidence(found[0], classify)):
+        return whole
+    return found
 
 
 def _single(ink: np.ndarray, classify: Classify | None) -> list[list[Region]]:
