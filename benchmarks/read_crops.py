@@ -22,7 +22,7 @@ import numpy as np
 
 from benchmarks.read_accuracy import DEFAULT_MODEL, _default_data_dir
 from digitreader.data.big_photos import big_photo
-from digitreader.data.neighbour_crops import neighbour_crops
+from digitreader.data.neighbour_crops import SIDES, neighbour_crops
 from digitreader.data.synth import load_test_digits
 from digitreader.recognizer import Recognizer
 
@@ -31,9 +31,12 @@ HEIGHTS = (20, 24, 40)
 
 def neighbour_table(reader: Recognizer, images: np.ndarray, labels: np.ndarray, n: int, seed: int) -> None:
     right: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # with neighbours, alone, pictures
+    right["all"] = [0, 0, 0]  # rows in this order: all, then by side, then by size and look
+    for side in SIDES:
+        right[f"fragments at: {side}"] = [0, 0, 0]
     for kind, crop in neighbour_crops(images, labels, n, seed):
         size, look, side = kind.split()
-        for key in (f"{size} {look}", f"sides: {side}", "all"):
+        for key in ("all", f"fragments at: {side}", f"{size} {look}"):
             right[key][0] += reader.read(crop.crop, "digit").digits_text == str(crop.label)
             right[key][1] += reader.read(crop.alone, "digit").digits_text == str(crop.label)
             right[key][2] += 1
