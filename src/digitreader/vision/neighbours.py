@@ -48,6 +48,9 @@ def central_ink(ink: np.ndarray, frame: Box | None = None) -> np.ndarray:
     """`ink` (an ink map) without the neighbours' fragments at the left and right edges of `frame`
     ((x, y, w, h): where the crop lies in the map, the whole map by default). Unchanged when there are
     none, or when nothing at the centre is a digit."""
+    fx, _, fw, _ = frame if frame is not None else (0, 0, ink.shape[1], ink.shape[0])
+    if not (ink[:, : fx + 1] >= PIECE_LEVEL).any() and not (ink[:, fx + fw - 1 :] >= PIECE_LEVEL).any():
+        return ink  # no ink reaches a side: the common case, answered without labelling the whole map
     binary = (ink >= PIECE_LEVEL).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if n <= 2:
@@ -58,7 +61,6 @@ def central_ink(ink: np.ndarray, frame: Box | None = None) -> np.ndarray:
     columns = [[int(big[i]) for i in col] for col in _columns(stats[big])]
     if len(columns) < 2:
         return ink
-    fx, _, fw, _ = frame if frame is not None else (0, 0, ink.shape[1], ink.shape[0])
     centre = fx + fw / 2.0
     spans = [
         (
