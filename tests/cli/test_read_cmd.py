@@ -67,7 +67,10 @@ def test_blank_page_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     blank = tmp_path / "blank.png"
     Image.new("L", (300, 200), 235).save(blank)
     code, out, err = run([str(blank)], capsys)
-    assert code == 0 and out == [f"{blank}: (no digits found)"] and err == []
+    assert code == 0 and err == []
+    assert out == [f"{blank}: (no digits found; try --mode digit, or a crop around the writing)"]
+    code, out, _ = run(["--mode", "digit", str(blank)], capsys)
+    assert out == [f"{blank}: (no digits found; try a crop around the digit)"]
     code, out, _ = run(["--json", str(blank)], capsys)
     assert json.loads(out[0]) == {
         "path": str(blank),

@@ -7,7 +7,8 @@
     digits read scans/ -r --out results.jsonl            every picture below scans/ (see `read_files`)
 
 Text lines: several lines of digits in one image are joined with a space; a picture without digits prints
-"(no digits found)" (its JSON has text "" and the note). A bad file is reported on stderr as
+"(no digits found; ...; try --mode digit, or a crop around the writing)": its notes and what to try (its
+JSON has text "" and the notes). A bad file is reported on stderr as
 ``digits: error: <path>: <reason>``, the other files are still read, and the exit code is 2.
 With `--show` and several images, each annotated copy is named OUT-STEM-IMAGE-STEM.png (beside OUT).
 
@@ -137,7 +138,7 @@ def _read_chunk(
         if args.json:
             print(json.dumps(reading.to_dict(path, details=args.details)), flush=True)
         else:
-            text = reading.text.replace("\n", " ") if reading.digits else f"({'; '.join(reading.notes)})"
+            text = reading.text.replace("\n", " ") if reading.digits else _nothing(reading, args.mode)
             print(f"{printable(path)}: {text}", flush=True)
         out = show.get(path) or (_show_paths(args.show, [path])[path] if args.show else None)
         if out is not None:
@@ -149,6 +150,14 @@ def _read_chunk(
                 _error(exc)
                 ok = False
     return ok
+
+
+def _nothing(reading: Reading, mode: str) -> str:
+    """The line's text for a picture without digits: the reading's notes and what the user may try."""
+    hint = (
+        "try a crop around the digit" if mode == "digit" else "try --mode digit, or a crop around the writing"
+    )
+    return f"({'; '.join((*reading.notes, hint))})"
 
 
 def _show_paths(show: str, images: list[str]) -> dict[str, Path]:

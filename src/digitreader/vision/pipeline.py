@@ -13,17 +13,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
 import numpy as np
 
+from digitreader import budget
 from digitreader.errors import DigitreaderError
 from digitreader.vision.lines import ink_mask
 from digitreader.vision.margin import evenly_lit, inside, touches_border, with_margin
+from digitreader.vision.neighbours import central_ink
 from digitreader.vision.preprocess import downscale, ink_map, polarity_vote, single_digit_candidates
 from digitreader.vision.segment import Box, Classify, Region, locate_digits
+from digitreader.vision.spots import full_size_windows, ink_spots
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,14 @@ _ANALYSIS_PIXELS = 1_500_000  # larger pictures are shrunk to about this many pi
 # the full analysis size.
 _DIGIT_SIDE = 160
 _DIGIT_MIN_SIDE = 48
+# Digits shorter than this in the analysis copy (of a shrunk picture) are blurred past reading well there:
+# when most found are, the picture is looked at again in full size where marks stand out (`_suspect`).
+_SMALL_WRITING = 16
+# ...as it is when the classifier's mean top probability for them is under this (paper grain stretched to
+# ink reads at 0.2-0.65; digits filling a 12-megapixel photo with a marker at 0.92-0.95); and when one
+# digit covers this much of the picture both ways (grain joined into one blob, read at up to 0.82).
+_UNSURE_READING = 0.75
+_WHOLE = 0.9
 # A polarity vote weaker than this (|vote|, see `polarity_vote`) is checked by reading one-digit pictures
 # both ways; the other reading must be surer by `_SWITCH_MARGIN`. Tuning seeds 1-4 (5,200 singles): 1.1%
 # of pictures are read twice and 7 fewer misread; a band of 0.6 caught one more, reading 2.7% twice.
@@ -108,18 +119,36 @@ def _single_either_polarity(
 def _single_in(
     gray: np.ndarray, dark: bool, classify: Classify | None, ink: np.ndarray | None = None
 ) -> list[list[Region]]:
-    """The one digit of `gray` with ink of the given polarity. An evenly lit picture whose digit reaches
-    its border (a tight crop), or shows none, is read again inside a margin of paper (`vision.margin`)."""
-    found = _single(ink_map(gray, dark=dark) if ink is None else ink, classify)
+    """The one digit of `gray` with ink of the given polarity: the one it is centred on, without the
+    fragments of neighbouring digits at its sides (`vision.neighbours`). An evenly lit picture whose digit
+    reaches its border (a tight crop), or shows none, is read again inside a margin of paper
+    (`vision.margin`)."""
+    found = _single_centred(ink_map(gray, dark=dark) if ink is None else ink, classify)
     shape = (gray.shape[0], gray.shape[1])
     if (found and not touches_border(found[0][0].box, shape)) or not evenly_lit(gray, dark):
         return found
     padded, margin = with_margin(gray, dark)
-    again = _single(ink_map(padded, dark=dark), classify)
+    again = _single_centred(ink_map(padded, dark=dark), classify, (margin, margin, shape[1], shape[0]))
     for line in again:
         for region in line:
             region.box = inside(region.box, margin, shape)
     return again or found
+
+
+def _single_centred(
+    ink: np.ndarray, classify: Classify | None, frame: Box | None = None
+) -> list[list[Region]]:
+    """The one digit of an ink map, without what looks like neighbours' fragments at the sides of `frame`
+    (`vision.neighbours`), unless the classifier is clearly surer of the digit with them: the pieces of
+    one digit cut tightly can stand side by side too."""
+    central = central_ink(ink, frame)
+    found = _single(central, classify)
+    if central is ink or classify is None:
+        return found
+    whole = _single(ink, classify)
+    if whole and (not found or _confidence(whole[0], classify) > _confidence(found[0], classify)):
+        return whole
+    return found
 
 
 def _single(ink: np.ndarray, classify: Classify | None) -> list[list[Region]]:
@@ -224,6 +253,16 @@ def locate(gray: np.ndarray, mode: str = "auto", classify: Classify | None = Non
     if gray.ndim != 2 or gray.dtype != np.uint8:
         raise DigitreaderError(f"image of shape {gray.shape} and dtype {gray.dtype}: expected 2-D uint8 gray")
     small, scale = _analysis_copy(gray)
+    found = _locate_in(small, scale, (gray.shape[0], gray.shape[1]), mode, classify)
+    if scale < 1.0:
+        found = _look_closer(gray, small, scale, found, mode, classify)
+    return found
+
+
+def _locate_in(
+    small: np.ndarray, scale: float, shape: tuple[int, int], mode: str, classify: Classify | None
+) -> Located:
+    """`locate` on an analysis copy `small` of a picture of `shape`, shrunk by `scale`."""
     if mode == "digit":
         lines, scale, vote = _one_digit(small, scale, classify)
     else:
@@ -238,9 +277,85 @@ def locate(gray: np.ndarray, mode: str = "auto", classify: Classify | None = Non
         else:
             lines = locate_digits(ink, classify)
     log.debug("%s mode: %s digits per line", mode, [len(line) for line in lines])
-    shape = (gray.shape[0], gray.shape[1])
     found = [
         [Candidate(box=_to_input(r.box, scale, shape), image=r.image, probs=r.probs) for r in line]  # type: ignore[arg-type]
         for line in lines
     ]
     return Located(found, "digit" if mode == "digit" else "number", vote > 0)
+
+
+def _classified(found: Located, classify: Classify | None) -> Located:
+    """`found` with every digit's probabilities (kept: the recogniser does not classify them again)."""
+    todo = [c for line in found.lines for c in line if c.probs is None]
+    if classify is None or not todo:
+        return found
+    probs = dict(zip(map(id, todo), np.asarray(classify(np.stack([c.image for c in todo]))), strict=True))
+    lines = [
+        [c if c.probs is not None else replace(c, probs=probs[id(c)]) for c in line] for line in found.lines
+    ]
+    return replace(found, lines=lines)
+
+
+def _sureness(found: Located) -> float:
+    """The mean top probability of the digits found (0 without digits; 1 when they are unclassified)."""
+    tops = [1.0 if c.probs is None else float(np.max(c.probs)) for line in found.lines for c in line]
+    return float(np.mean(tops)) if tops else 0.0
+
+
+def _suspect(found: Located, scale: float, shape: tuple[int, int]) -> bool:
+    """Whether the analysis copy of a shrunk picture (`shape`) may have missed small writing: it found
+    nothing, mostly digits too small there to read well, one digit as large as the picture, or digits
+    the classifier is unsure of (paper grain stretched to ink reads as many tiny marks or blobs of any
+    size, mostly unsurely)."""
+    boxes = [c.box for line in found.lines for c in line]
+    if not boxes:
+        return True
+    height = float(np.median([b[3] for b in boxes])) * scale
+    if height < _SMALL_WRITING:
+        return True
+    if len(boxes) == 1 and boxes[0][2] >= _WHOLE * shape[1] and boxes[0][3] >= _WHOLE * shape[0]:
+        return True
+    return _sureness(found) < _UNSURE_READING
+
+
+def _look_closer(
+    gray: np.ndarray, small: np.ndarray, scale: float, found: Located, mode: str, classify: Classify | None
+) -> Located:
+    """A large picture (analysed on `small`, shrunk by `scale`) whose analysis copy may have missed small
+    writing (`_suspect`), read again in full size in windows around the marks that stand out from its
+    paper (`vision.spots`). The surer of the two readings; when neither finds a digit, a note says what
+    was tried."""
+    found = _classified(found, classify)
+    shape = (gray.shape[0], gray.shape[1])
+    if not _suspect(found, scale, shape):
+        return found
+    # A few small marks hardly sway the polarity vote over a whole sheet: the other way too, if need be.
+    spots = ink_spots(small, found.dark_ink) or ink_spots(small, not found.dark_ink)
+    windows = full_size_windows(spots, scale, shape, _ANALYSIS_PIXELS)
+    if mode == "digit":
+        windows = windows[:1]  # one digit: where the marks stand out most
+    lines: list[list[Candidate]] = []
+    modes = set()
+    for x, y, w, h in sorted(windows, key=lambda b: (b[1], b[0])):
+        budget.check()
+        got = _locate_in(gray[y : y + h, x : x + w], 1.0, (h, w), mode, classify)
+        modes.add(got.mode)
+        for line in got.lines:
+            lines.append([replace(c, box=(c.box[0] + x, c.box[1] + y, c.box[2], c.box[3])) for c in line])
+    read_as = "number" if len(lines) > 1 or "number" in modes else "digit"
+    closer = _classified(Located(lines, read_as, found.dark_ink), classify)  # type: ignore[arg-type]
+    if lines and (not found.lines or _sureness(closer) > _sureness(found)):
+        return closer
+    if not found.lines:
+        size = f"{shape[1]:,}x{shape[0]:,}"
+        copy = f"{small.shape[1]:,}x{small.shape[0]:,}"
+        if not spots:
+            tried = "and no marks stood out from the paper to look at in full size"
+        elif not windows:
+            tried = "and the marks that stood out from the paper were not a little writing on a large sheet"
+        else:
+            tried = (
+                f"nor in full size around the {len(windows)} place(s) where marks stood out from the paper"
+            )
+        budget.note(f"looked at a {copy} copy of the {size} picture, {tried}")
+    return found

@@ -40,7 +40,7 @@ _ANALYSIS_SIDE = 160  # background is estimated on a copy no larger than this (s
 
 # Stroke width in 28x28 pixels, measured as 2*area/perimeter of the ink > 127. On MNIST's test digits:
 # median 2.25, 2nd percentile 1.34, 99th 4.25 -- outside that range a stroke is normalised to the median.
-_PIECE_LEVEL = 48  # one-digit pictures: components are taken at this ink level (faint links count)
+PIECE_LEVEL = 48  # one-digit pictures: components are taken at this ink level (faint links count)
 _MIN_PIECE = 0.03  # ...and pieces near the main one are kept down to this fraction of its area
 _TARGET_STROKE = 2.3
 _THIN_STROKE = 1.3  # thinner than this after scaling: thicken
@@ -317,7 +317,7 @@ def digit_mask(ink: np.ndarray) -> np.ndarray | None:
     specks and junk hugging the border (paper edges, the table behind the sheet).
     """
     # A low level: faint bridges keep a digit's pieces together (a 5's flag, the top of a 9)
-    binary = (ink >= _PIECE_LEVEL).astype(np.uint8)
+    binary = (ink >= PIECE_LEVEL).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if n <= 1:
         return None
