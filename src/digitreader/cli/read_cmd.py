@@ -108,6 +108,7 @@ def _read_chunk(
     recognizer: Recognizer, chunk: list[str], args: argparse.Namespace, show: dict[str, Path]
 ) -> bool:
     """Read `chunk` and print one result per image, in order. False when any image failed."""
+    from digitreader.cli.read_files import no_digits_text
     from digitreader.errors import DigitreaderError
     from digitreader.names import printable
     from digitreader.vision.load import load_image
@@ -138,7 +139,7 @@ def _read_chunk(
         if args.json:
             print(json.dumps(reading.to_dict(path, details=args.details)), flush=True)
         else:
-            text = reading.text.replace("\n", " ") if reading.digits else _nothing(reading, args.mode)
+            text = reading.text.replace("\n", " ") if reading.digits else no_digits_text(reading, args.mode)
             print(f"{printable(path)}: {text}", flush=True)
         out = show.get(path) or (_show_paths(args.show, [path])[path] if args.show else None)
         if out is not None:
@@ -150,14 +151,6 @@ def _read_chunk(
                 _error(exc)
                 ok = False
     return ok
-
-
-def _nothing(reading: Reading, mode: str) -> str:
-    """The line's text for a picture without digits: the reading's notes and what the user may try."""
-    hint = (
-        "try a crop around the digit" if mode == "digit" else "try --mode digit, or a crop around the writing"
-    )
-    return f"({'; '.join((*reading.notes, hint))})"
 
 
 def _show_paths(show: str, images: list[str]) -> dict[str, Path]:

@@ -196,8 +196,16 @@ def _print(path: str, reading: Reading, args: Any) -> None:
     if args.json:
         print(json.dumps(reading.to_dict(path, details=args.details)), flush=True)
     else:
-        text = reading.text.replace("\n", " ") if reading.digits else f"({'; '.join(reading.notes)})"
+        text = reading.text.replace("\n", " ") if reading.digits else no_digits_text(reading, args.mode)
         print(f"{printable(path)}: {text}", flush=True)
+
+
+def no_digits_text(reading: Reading, mode: str) -> str:
+    """The line's text for a picture without digits: the reading's notes and what the user may try."""
+    hint = (
+        "try a crop around the digit" if mode == "digit" else "try --mode digit, or a crop around the writing"
+    )
+    return f"({'; '.join((*reading.notes, hint))})"
 
 
 def _progress(total: int) -> Any:
