@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import os
 import sys
 import time
@@ -34,6 +33,7 @@ from digitreader.data.folder import Skipped
 from digitreader.errors import DataError, DigitreaderError
 from digitreader.models.recipe import Augmentation
 from digitreader.names import printable
+from digitreader.tuning.loop import warm_cosine
 from digitreader.tuning.result import FinetuneResult, held_out_warnings, refusal, write_card
 from digitreader.tuning.score import read_texts, score, table
 from digitreader.tuning.source import Labelled, read_bytes
@@ -124,7 +124,7 @@ def tune_classifier(
     rng = np.random.default_rng([recipe.seed, 17])
     total = recipe.round_steps * recipe.max_rounds
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(recipe, total))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warm_cosine(recipe.warmup_steps, total))
     user_x = torch.from_numpy(images).float().div_(255).unsqueeze(1)
     user_y = torch.from_numpy(labels.astype(np.int64))
     replay_x, replay_y = replay
@@ -183,16 +183,6 @@ def mnist_accuracy(
 ) -> float:
     """Accuracy of `classify` (uint8 (N, 28, 28) -> probabilities) on MNIST digits."""
     return float((classify(images).argmax(1) == labels).mean())
-
-
-def _lr_factor(recipe: DigitRecipe, total: int) -> Callable[[int], float]:
-    def factor(step: int) -> float:
-        if step < recipe.warmup_steps:
-            return (step + 1) / recipe.warmup_steps
-        done = (step - recipe.warmup_steps) / max(1, total - recipe.warmup_steps)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
-
-    return factor
 
 
 def finetune_digits(

@@ -111,7 +111,7 @@ def tune_sequence(
     rng = np.random.default_rng([recipe.seed, 16])
     total = recipe.round_steps * recipe.max_rounds
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(recipe, total))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warm_cosine(recipe.warmup_steps, total))
     replay = torch.utils.data.DataLoader(
         GeneratedBatches(bank, recipe.seed, recipe.batch_replay, 0, total),
         batch_size=None,
@@ -178,11 +178,14 @@ def _stretch(strip: np.ndarray, rng: np.random.Generator, amount: float) -> np.n
     return cv2.resize(strip, (width, strip.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def _lr_factor(recipe: TuneRecipe, total: int) -> Callable[[int], float]:
+def warm_cosine(warmup_steps: int, total: int) -> Callable[[int], float]:
+    """Learning-rate factor of step i: a linear warm-up over `warmup_steps`, then a cosine down to a tenth
+    at `total` (both fine-tuning loops, numbers and single digits, use it)."""
+
     def factor(step: int) -> float:
-        if step < recipe.warmup_steps:
-            return (step + 1) / recipe.warmup_steps
-        done = (step - recipe.warmup_steps) / max(1, total - recipe.warmup_steps)
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        done = (step - warmup_steps) / max(1, total - warmup_steps)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
 
     return factor
