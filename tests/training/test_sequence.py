@@ -139,3 +139,6 @@ def test_init_needs_a_checkpoint_of_the_same_model_and_a_new_run(
         train(TrainConfig(model="crnn", out=dry_run, resume=True, init=dry_run / "best.pt"))
     with pytest.raises(DigitreaderError, match="classifiers train anew"):
         train(TrainConfig(model="cnn", out=tmp_path / "c", init=dry_run / "best.pt"))
+    with pytest.raises(ModelError, match="no such checkpoint"):
+        train(TrainConfig(model="crnn", out=tmp_path / "typo", init=tmp_path / "absent.pt"))
+    assert not (tmp_path / "typo").exists()  # checked before the run folder is made

@@ -176,6 +176,7 @@ def train_sequence(cfg: TrainConfig, recipe: Recipe | None, say: Callable[[str],
         raise DigitreaderError(f"--device {cfg.device}: the sequence reader trains on the CPU (--device cpu)")
     if distributed.in_worker():
         raise DigitreaderError("the sequence reader trains in one process (drop --nproc)")
+    start = _init_checkpoint(cfg)  # read and checked before --out is touched: a typo leaves nothing behind
     out = Path(cfg.out)
     resume_from = prepare_out(out, cfg.resume)
     # As for classifiers: a damaged last.pt falls back to the newest intact checkpoint.
@@ -191,7 +192,7 @@ def train_sequence(cfg: TrainConfig, recipe: Recipe | None, say: Callable[[str],
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     mnist = load_mnist(cfg.data_dir)
-    run = _SequenceRun(cfg, recipe, mnist, out, resumed, say)
+    run = _SequenceRun(cfg, recipe, mnist, out, resumed, start, say)
     try:
         run.loop()
     except _Interrupted:
@@ -220,13 +221,13 @@ class _SequenceRun:
         mnist: Any,
         out: Path,
         resumed: ckpt_io.Checkpoint | None,
+        start: ckpt_io.Checkpoint | None,
         say: Callable[[str], None],
     ) -> None:
         self.cfg, self.recipe, self.out, self.say = cfg, recipe, out, say
         state = resumed.state if resumed is not None else {}
         self.seed = int((state.get("run") or {}).get("seed", cfg.seed))
         torch.manual_seed(self.seed)
-        start = _init_checkpoint(cfg) if resumed is None else None
         config = resumed.config if resumed is not None else start.config if start else dict(cfg.model_config)
         model = get_spec(cfg.model).build(config)
         assert isinstance(model, Crnn)
