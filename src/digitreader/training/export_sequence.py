@@ -40,7 +40,10 @@ log = logging.getLogger(__name__)
 
 INPUT_NAME = "strip"
 OUTPUT_NAME = "probabilities"
-TOLERANCE = 1e-4  # max |p_onnx - p_torch| over every column of every checked line
+# Max |p_onnx - p_torch| over every column of every checked line. Float kernels of torch and ONNX Runtime
+# differ by up to ~2.5e-4 on a model with extreme weights (a fine-tune ruined by a huge learning rate); a
+# wrongly mapped graph differs by 0.1 or more, and the readings must match besides.
+TOLERANCE = 1e-3
 N_CHECK = 200  # generated lines compared between ONNX Runtime and torch
 
 
