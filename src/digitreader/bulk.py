@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
+from digitreader.contract import check_mode
 from digitreader.errors import DigitreaderError
 from digitreader.names import printable
 from digitreader.reading import Reading
@@ -121,8 +122,6 @@ def results(
 ) -> Generator[Result, None, None]:
     """One `Reading` or `Failure` per image, in input order, read by `workers` processes (None: every core;
     1, or a short list: this process; see `START_FROM`). Memory stays bounded for any length."""
-    from digitreader.recognizer import check_mode
-
     check_mode(mode)
     count = resolve_workers(workers)
     it = iter(images)

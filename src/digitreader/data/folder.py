@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from digitreader.contract import DATASET_PREPROCESSING
 from digitreader.errors import DataError, DigitreaderError
 from digitreader.names import printable
 
@@ -113,8 +114,6 @@ def build_dataset(
     (default: up to 8, one per CPU; 0 or 1 decodes in this process). Raises `DataError` when `out` exists,
     `src` is neither a class-folder tree nor a CSV, or no image could be used.
     """
-    from digitreader.vision.preprocess import PREPROCESSING_VERSION
-
     src, out = Path(src).expanduser(), Path(out).expanduser()
     if out.exists():
         raise DataError(f"{out}: already exists (choose another --out or remove it)")
@@ -147,7 +146,7 @@ def build_dataset(
     index = {
         "format": DATASET_FORMAT,
         "version": DATASET_VERSION,
-        "preprocessing_version": PREPROCESSING_VERSION,
+        "preprocessing_version": DATASET_PREPROCESSING,
         "source": str(src.resolve()),
         "source_kind": kind,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -163,8 +162,6 @@ def build_dataset(
 
 def load_dataset(path: str | os.PathLike[str]) -> LabelledImages:
     """Open a dataset folder made by `build_dataset`; `DataError` when it is missing or inconsistent."""
-    from digitreader.vision.preprocess import PREPROCESSING_VERSION
-
     path = Path(path).expanduser()
     if not path.is_dir():
         raise DataError(f"{path}: dataset folder not found")
@@ -183,10 +180,10 @@ def load_dataset(path: str | os.PathLike[str]) -> LabelledImages:
         raise DataError(
             f"{index_path}: dataset format version {meta.get('version')!r}, expected {DATASET_VERSION}"
         )
-    if meta.get("preprocessing_version") != PREPROCESSING_VERSION:
+    if meta.get("preprocessing_version") != DATASET_PREPROCESSING:
         raise DataError(
             f"{path}: built with preprocessing {meta.get('preprocessing_version')!r}, but this digitreader "
-            f"uses {PREPROCESSING_VERSION!r}; rebuild it with 'digits data build'"
+            f"uses {DATASET_PREPROCESSING!r}; rebuild it with 'digits data build'"
         )
     images = _load_npy(path / IMAGES_NAME, mmap=True)
     labels = _load_npy(path / LABELS_NAME, mmap=False)

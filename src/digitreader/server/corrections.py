@@ -22,8 +22,8 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.datastructures import UploadFile
 
 from digitreader import budget
-from digitreader.data._files import atomic_write_bytes
 from digitreader.errors import DigitreaderError, ImageTooLargeError, NotAnImageError
+from digitreader.files import atomic_write_bytes
 from digitreader.server.schemas import CorrectionOut, ErrorOut
 from digitreader.server.settings import Settings
 from digitreader.tuning.source import LABELS_NAME, check_text

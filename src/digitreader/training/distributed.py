@@ -36,6 +36,7 @@ import torch.distributed as dist
 from torch import nn
 
 from digitreader.errors import DigitreaderError
+from digitreader.files import one_line
 
 if TYPE_CHECKING:
     from digitreader.training.train import TrainConfig, TrainResult
@@ -236,7 +237,7 @@ def launch(nproc: int, cfg: TrainConfig) -> TrainResult:
     except ChildFailedError as exc:
         failure = next(iter(exc.failures.values()), None)
         detail = failure.message if failure is not None else str(exc)
-        raise DigitreaderError(f"a training process failed: {' '.join(str(detail).split())[:300]}") from None
+        raise DigitreaderError(f"a training process failed: {one_line(detail, 300)}") from None
     kind, value = outputs[0]
     if kind == "error":
         raise DigitreaderError(value)

@@ -32,15 +32,12 @@ from typing import Any, cast
 
 import numpy as np
 
-from digitreader.data._files import atomic_write_bytes
+from digitreader.contract import FORMAT, IMAGE_SIZE, INPUT_NAME, METADATA_KEY, NUM_CLASSES, OUTPUT_NAME
 from digitreader.errors import DataError, ModelError
+from digitreader.files import atomic_write_bytes, one_line
 
 log = logging.getLogger(__name__)
 
-FORMAT = "digitreader-onnx/1"
-METADATA_KEY = "digitreader"
-INPUT_NAME = "image"
-OUTPUT_NAME = "probabilities"
 OPSET = 17
 TOLERANCE = 1e-4  # max |p_onnx - p_torch| over every probability of every checked image
 N_CHECK = 1000  # images compared between ONNX Runtime and torch
@@ -86,7 +83,7 @@ def export_onnx(
         "model": ckpt.model_name,
         "config": jsonable(ckpt.config),
         "preprocessing": jsonable(ckpt.preprocessing),
-        "labels": list(range(10)),
+        "labels": list(range(NUM_CLASSES)),
         "metrics": jsonable(ckpt.metrics),
         "recipe": jsonable(ckpt.recipe),
         "source": {
@@ -178,7 +175,7 @@ def export_model(
         accuracy = _accuracy(got, labels)
     metadata = dict(metadata)
     metadata.setdefault("format", FORMAT)
-    metadata.setdefault("labels", list(range(10)))
+    metadata.setdefault("labels", list(range(NUM_CLASSES)))
     metadata["export"] = {
         "checked_images": len(batch),
         "check_data": check_data,
@@ -249,8 +246,8 @@ def _existing(directory: Path, name: str) -> Path | None:
 def synthetic_images(n: int, seed: int = 0) -> np.ndarray:
     """Seeded stand-ins for digits (strokes, blobs, noise) for the export check where MNIST is absent."""
     rng = np.random.default_rng(seed)
-    images = np.zeros((n, 28, 28), np.float32)
-    yy, xx = np.mgrid[0:28, 0:28]
+    images = np.zeros((n, IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    yy, xx = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE]
     for i in range(n):
         for _ in range(rng.integers(1, 4)):  # a few thick line segments
             (x0, y0), (x1, y1) = rng.uniform(6, 22, (2, 2))
@@ -337,7 +334,7 @@ def _export_bytes(module: Any, out_path: Path) -> bytes:
     import torch
 
     buffer = io.BytesIO()
-    dummy = torch.zeros(2, 1, 28, 28)
+    dummy = torch.zeros(2, 1, IMAGE_SIZE, IMAGE_SIZE)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's deprecation chatter; failures still raise
@@ -353,9 +350,7 @@ def _export_bytes(module: Any, out_path: Path) -> bytes:
                 do_constant_folding=True,
             )
     except Exception as exc:  # the exporter raises many types; the user needs one line
-        raise ModelError(
-            f"{out_path}: not written: ONNX export failed ({' '.join(str(exc).split())[:300]})"
-        ) from None
+        raise ModelError(f"{out_path}: not written: ONNX export failed ({one_line(exc, 300)})") from None
     return buffer.getvalue()
 
 

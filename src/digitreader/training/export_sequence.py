@@ -24,8 +24,10 @@ from typing import Any, cast
 
 import numpy as np
 
+from digitreader.contract import OUTPUT_NAME, STRIP_HEIGHT, STRIP_INPUT_NAME
 from digitreader.ctc import ALPHABET, NUM_CLASSES, greedy_decode, text_of
 from digitreader.errors import ModelError
+from digitreader.files import one_line
 from digitreader.training.export import (
     FORMAT,
     OPSET,
@@ -38,8 +40,6 @@ from digitreader.training.export import (
 
 log = logging.getLogger(__name__)
 
-INPUT_NAME = "strip"
-OUTPUT_NAME = "probabilities"
 # Max |p_onnx - p_torch| over every column of every checked line. Float kernels of torch and ONNX Runtime
 # differ by up to ~2.5e-4 on a model with extreme weights (a fine-tune ruined by a huge learning rate); a
 # wrongly mapped graph differs by 0.1 or more, and the readings must match besides.
@@ -122,7 +122,7 @@ def checked_onnx(
         x, _ = pad_strips([strip])
         with torch.inference_mode():
             expected = wrapped(x).numpy()
-        got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+        got = session.run([OUTPUT_NAME], {STRIP_INPUT_NAME: x.numpy()})[0]
         if got.shape != expected.shape:
             raise ModelError(f"{out_path}: not written: ONNX output {got.shape}, torch {expected.shape}")
         diff = max(diff, float(np.abs(got - expected).max()))
@@ -161,19 +161,20 @@ def _export_bytes(module: Any, out_path: Path) -> bytes:
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 module,
-                (torch.zeros(2, 1, 32, 64),),
+                (torch.zeros(2, 1, STRIP_HEIGHT, 64),),
                 cast(Any, buffer),
                 dynamo=False,
-                input_names=[INPUT_NAME],
+                input_names=[STRIP_INPUT_NAME],
                 output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch", 3: "width"}, OUTPUT_NAME: {0: "batch", 1: "columns"}},
+                dynamic_axes={
+                    STRIP_INPUT_NAME: {0: "batch", 3: "width"},
+                    OUTPUT_NAME: {0: "batch", 1: "columns"},
+                },
                 opset_version=OPSET,
                 do_constant_folding=True,
             )
     except Exception as exc:
-        raise ModelError(
-            f"{out_path}: not written: ONNX export failed ({' '.join(str(exc).split())[:300]})"
-        ) from None
+        raise ModelError(f"{out_path}: not written: ONNX export failed ({one_line(exc, 300)})") from None
     return _with_class_dim(buffer.getvalue())
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from digitreader.errors import DataError, ModelError
+from digitreader.files import one_line
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def quantize_int8(model_bytes: bytes, calibration: np.ndarray) -> bytes:
                 )
             quantized = onnx.load(str(int8_path))
         except Exception as exc:  # the quantiser raises many types; the user needs one line
-            raise ModelError(f"int8 quantisation failed ({' '.join(str(exc).split())[:300]})") from None
+            raise ModelError(f"int8 quantisation failed ({one_line(exc, 300)})") from None
     if not any(t.data_type == onnx.TensorProto.INT8 for t in quantized.graph.initializer):
         # e.g. an MLP: all its layers are Gemm. An "int8" file that is the float graph would mislead.
         raise ModelError("no weights were quantised (Gemm layers stay float): export without --int8")
