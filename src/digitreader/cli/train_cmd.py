@@ -63,8 +63,10 @@ def _run(args: argparse.Namespace) -> int:
 
     from digitreader.errors import DigitreaderError
     from digitreader.models.registry import get_spec
-    from digitreader.training.distributed import in_worker, launch
-    from digitreader.training.train import TrainConfig, train
+    from digitreader.training.config import TrainConfig
+    from digitreader.training.distributed import in_worker
+    from digitreader.training.launch import launch
+    from digitreader.training.train import train
 
     if args.resume and args.seed is not None:
         raise DigitreaderError("--seed: a resumed run keeps the seed it started with (drop --seed)")
@@ -92,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.nproc != 1 and get_spec(args.model).kind == "sequence":
         raise DigitreaderError("--nproc: the sequence reader trains in one process (use --threads)")
     if args.nproc != 1 and not in_worker():
-        result = launch(args.nproc, config)  # N workers, each running `train` (see training/distributed.py)
+        result = launch(args.nproc, config)  # N workers, each running `train` (training/launch.py)
     else:
         result = train(config, report=tqdm.write)
     if result.interrupted:
@@ -116,7 +118,7 @@ def _model_of_run(args: argparse.Namespace) -> str:
             "--model NAME is needed ('digits models' lists them), except with --resume --out DIR"
         )
     from digitreader.training import checkpoint as ckpt_io
-    from digitreader.training.train import checkpoints_in
+    from digitreader.training.run_folder import checkpoints_in
 
     found = checkpoints_in(args.out) if args.out.is_dir() else []
     if not found:
