@@ -234,7 +234,7 @@ def _reader_of(
     from digitreader.onnx_engine import session_for
     from digitreader.recognizer import Recognizer
     from digitreader.sequence_engine import SequenceEngine, check_sequence_model
-    from digitreader.training.export import with_metadata
+    from digitreader.training.onnx_io import with_metadata
 
     meta: dict[str, Any] = {
         key: metadata[key]
