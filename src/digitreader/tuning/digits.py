@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from digitreader import budget
-from digitreader.data.folder import Skipped
+from digitreader.data.user_files import Skipped
 from digitreader.errors import DataError, DigitreaderError
 from digitreader.files import sha256_file
 from digitreader.models.recipe import Augmentation

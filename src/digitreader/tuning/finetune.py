@@ -23,7 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from digitreader.data.folder import Skipped
+from digitreader.data.user_files import Skipped
 from digitreader.errors import DataError, DigitreaderError
 from digitreader.files import atomic_write_bytes, sha256_file
 from digitreader.names import printable

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from digitreader.data.folder import Skipped
+from digitreader.data.user_files import Skipped
 from digitreader.files import atomic_write_bytes, sha256_bytes
 from digitreader.tuning.score import Scores
 from digitreader.tuning.split import TOO_FEW_TO_MEASURE
