@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from digitreader.cli import flags
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -35,16 +37,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="CHECKPOINT",
         help="sequence reader: start a new run from this checkpoint's weights (fine-tuning them)",
     )
-    p.add_argument("--dry-run", action="store_true", help="run the whole path on a few batches")
-    p.add_argument("--data", type=Path, metavar="DATASET", help="a dataset folder from 'digits data build'")
+    flags.dry_run(p, "run the whole path on a few batches")
+    flags.dataset(p)
     p.add_argument("--with-mnist", action="store_true", help="with --data: add MNIST's training images")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="MNIST folder (default: $DIGITREADER_DATA, else the user cache, downloading)",
-    )
-    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (per process)")
+    flags.data_dir(p)
+    flags.threads(p, help="torch CPU threads (per process)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: a GPU if any")
     p.add_argument(
         "--nproc",
@@ -54,7 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="train in N processes with DistributedDataParallel (same global batch and lr)",
     )
     p.add_argument("--no-tensorboard", action="store_true", help="do not write OUT/tb")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    flags.no_progress(p)
     p.set_defaults(handler=_run)
 
 
