@@ -20,7 +20,6 @@ no ``OUT`` and no temp folder. `load_dataset` memory-maps the images and validat
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -49,6 +48,7 @@ from digitreader.data.user_files import (
     read_limited,
 )
 from digitreader.errors import DataError, DigitreaderError
+from digitreader.files import sha256_bytes
 from digitreader.names import printable
 
 log = logging.getLogger(__name__)
@@ -278,7 +278,7 @@ def _decode_one(item: _Item) -> tuple[_Item, str, np.ndarray | None, str]:
         return item, "", None, str(exc)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in a CSV path
         return item, "", None, f"cannot read ({getattr(exc, 'strerror', None) or exc})"
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256_bytes(data)
     try:
         image = prepare_single_digit(load_image(data, name=item.name))
     except DigitreaderError as exc:
