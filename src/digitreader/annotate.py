@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from digitreader.errors import DigitreaderError
+from digitreader.files import atomic_file
 from digitreader.reading import Reading
 
 CONFIDENT = 0.9  # boxes at or above this confidence are green, below it orange (worth a second look)
@@ -43,12 +43,9 @@ def save_annotated(gray: np.ndarray, reading: Reading, out: str | os.PathLike[st
         raise DigitreaderError(f"{path}: cannot write the annotated image (no folder {path.parent})")
     if Image.registered_extensions().get(path.suffix.lower()) is None:
         raise DigitreaderError(f"{path}: unknown image format {path.suffix!r} (use .png or .jpg)")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
     try:
-        image.save(tmp)
-        os.replace(tmp, path)
+        with atomic_file(path, suffix=path.suffix) as f:
+            image.save(f, format=Image.registered_extensions()[path.suffix.lower()])
     except (OSError, ValueError, KeyError) as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise DigitreaderError(f"{path}: cannot write the annotated image ({exc})") from None
     return path

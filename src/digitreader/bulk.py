@@ -23,20 +23,20 @@ import sys
 import types
 import weakref
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, islice
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
+from digitreader.contract import check_mode
 from digitreader.errors import DigitreaderError
 from digitreader.names import printable
 from digitreader.reading import Reading
 
 if TYPE_CHECKING:  # concurrent.futures and multiprocessing load only when workers start (cold reads)
     from concurrent.futures import Future, ProcessPoolExecutor
-
-    from digitreader.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,40 @@ class Failure:
 Result = Reading | Failure
 
 
+class Recognizer(Protocol):
+    """What this module needs of a `digitreader.Recognizer` (which uses this module, so is not imported)."""
+
+    read_seconds: float | None
+
+    @property
+    def card(self) -> dict[str, Any] | None: ...
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def sequence_path(self) -> Path | None: ...
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        threads: int | None = None,
+        sequence: str | Path | bool | None = None,
+        read_seconds: float | None = None,
+    ) -> Recognizer: ...
+
+    def read_many(
+        self, images: Iterable[Any], mode: str = "auto", *, workers: int | None = None
+    ) -> list[Reading]: ...
+
+
 @dataclass(frozen=True)
 class _Models:
     """What a worker needs to load the same models as the caller's recognizer."""
 
+    load: Callable[..., Recognizer]  # the recognizer's class's `load` (pickled by reference)
     path: str | None  # None: the bundled classifier (verified against its card)
     sequence: str | bool  # a sequence reader's file, or False for none
     read_seconds: float  # 0: no limit
@@ -121,8 +151,6 @@ def results(
 ) -> Generator[Result, None, None]:
     """One `Reading` or `Failure` per image, in input order, read by `workers` processes (None: every core;
     1, or a short list: this process; see `START_FROM`). Memory stays bounded for any length."""
-    from digitreader.recognizer import check_mode
-
     check_mode(mode)
     count = resolve_workers(workers)
     it = iter(images)
@@ -187,6 +215,7 @@ def _models_of(recognizer: Recognizer) -> _Models:
     bundled = recognizer.card is not None  # only the bundled classifier has a card
     sequence = recognizer.sequence_path
     return _Models(
+        load=type(recognizer).load,
         path=None if bundled else str(recognizer.path),
         sequence=False if sequence is None else str(sequence),
         read_seconds=recognizer.read_seconds or 0.0,
@@ -229,13 +258,9 @@ def close(recognizer: Recognizer) -> None:
 def _start_worker(models: _Models) -> None:
     import cv2
 
-    from digitreader.recognizer import Recognizer
-
     global _worker
     cv2.setNumThreads(1)  # one core per process: OpenCV's own threads only add switching on small pictures
-    _worker = Recognizer.load(
-        models.path, threads=1, sequence=models.sequence, read_seconds=models.read_seconds
-    )
+    _worker = models.load(models.path, threads=1, sequence=models.sequence, read_seconds=models.read_seconds)
 
 
 def _work(images: list[Any], mode: str) -> list[Result]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digitreader import bulk
+from digitreader.contract import check_mode
 
 if TYPE_CHECKING:
     import dask.bag
@@ -40,8 +41,6 @@ def read_bag(
     """A Dask bag of one `Reading` or `bulk.Failure` per image, in order. `model`: an .onnx file every worker
     can open (None: the bundled models)."""
     import dask.bag as db
-
-    from digitreader.recognizer import check_mode
 
     check_mode(mode)
     where = None if model is None else str(model)

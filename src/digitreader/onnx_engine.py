@@ -9,7 +9,6 @@ The card format is documented in ``weights/README.md``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -19,17 +18,22 @@ from typing import Any
 
 import numpy as np
 
+from digitreader.contract import (
+    FORMAT_PREFIX,
+    INPUT_NAME,
+    METADATA_KEY,
+    NUM_CLASSES,
+    OUTPUT_NAME,
+    check_preprocessing,
+)
 from digitreader.errors import DigitreaderError, ModelError
+from digitreader.files import one_line, sha256_bytes
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_MODEL = WEIGHTS_DIR / "default.onnx"
 DEFAULT_CARD = WEIGHTS_DIR / "default.json"
-METADATA_KEY = "digitreader"
-FORMAT_PREFIX = "digitreader-onnx/"
-INPUT_NAME = "image"
-OUTPUT_NAME = "probabilities"
 MAX_BATCH = 4096  # digits per ONNX Runtime call: bounds memory for huge read_many calls
 
 
@@ -51,7 +55,7 @@ class OnnxEngine:
         self.path = path
         self.metadata = metadata
         self.card = card
-        labels = metadata.get("labels", list(range(10)))
+        labels = metadata.get("labels", list(range(NUM_CLASSES)))
         self.labels: list[int] = [int(v) for v in labels]
 
     @classmethod
@@ -81,7 +85,7 @@ class OnnxEngine:
                 f"digit batch of shape {batch.shape}: expected (N, 28, 28) or (N, 1, 28, 28)"
             )
         if len(batch) == 0:
-            return np.zeros((0, 10), np.float32)
+            return np.zeros((0, NUM_CLASSES), np.float32)
         if batch.dtype == np.uint8:
             inputs = batch.astype(np.float32) * np.float32(1 / 255)
         else:
@@ -107,7 +111,7 @@ def read_card(card_path: Path, model_path: Path) -> dict[str, Any]:
 
 def check_against_card(data: bytes, model_path: Path, card: dict[str, Any], card_path: Path) -> None:
     """`ModelError` unless a bundled model's bytes have the SHA-256 its card records."""
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256_bytes(data)
     if digest != card.get("sha256"):
         raise ModelError(
             f"{model_path}: SHA-256 {digest[:12]}... does not match its card {card_path.name} "
@@ -158,8 +162,7 @@ def session_for(data: bytes, path: Path, threads: int | None) -> Any:
     try:
         return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # ORT raises its own exception types for protobuf and graph errors
-        reason = " ".join(str(exc).split())[:200]
-        raise ModelError(f"{path}: not an ONNX model ORT can load ({reason})") from None
+        raise ModelError(f"{path}: not an ONNX model ORT can load ({one_line(exc, 200)})") from None
 
 
 def model_metadata(session: Any, path: Path) -> dict[str, Any]:
@@ -177,13 +180,15 @@ def model_metadata(session: Any, path: Path) -> dict[str, Any]:
 
 
 def check_classifier(session: Any, path: Path) -> dict[str, Any]:
-    """The model's digitreader metadata, after checking its input and output are the ones we feed and read."""
+    """The model's digitreader metadata, after checking its input and output are the ones we feed and read
+    and its preprocessing is ours (`contract.check_preprocessing`)."""
     metadata = model_metadata(session, path)
     if metadata.get("kind", "classifier") != "classifier":
         raise ModelError(
             f"{path}: a {metadata.get('kind')} model, not a digit classifier (digits read --model takes it; "
             "to score it on real numbers: python -m benchmarks.read_real --sequence FILE)"
         )
+    check_preprocessing(metadata, path, "classifier")
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(float)":
         got = ", ".join(f"{i.name} {i.type}" for i in inputs)
@@ -194,9 +199,9 @@ def check_classifier(session: Any, path: Path) -> dict[str, Any]:
     if OUTPUT_NAME not in names:
         raise ModelError(f"{path}: no '{OUTPUT_NAME}' output (found {', '.join(names)})")
     out_shape = list(outputs[names.index(OUTPUT_NAME)].shape)
-    if len(out_shape) != 2 or out_shape[1] != 10:
-        raise ModelError(f"{path}: output shape {out_shape}, expected [N, 10]")
-    labels = metadata.get("labels", list(range(10)))
-    if not isinstance(labels, list) or len(labels) != 10:
-        raise ModelError(f"{path}: metadata labels must list 10 digits")
+    if len(out_shape) != 2 or out_shape[1] != NUM_CLASSES:
+        raise ModelError(f"{path}: output shape {out_shape}, expected [N, {NUM_CLASSES}]")
+    labels = metadata.get("labels", list(range(NUM_CLASSES)))
+    if not isinstance(labels, list) or len(labels) != NUM_CLASSES:
+        raise ModelError(f"{path}: metadata labels must list {NUM_CLASSES} digits")
     return metadata

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from digitreader import budget, bulk
-from digitreader.errors import DigitreaderError
+from digitreader.contract import check_mode
 from digitreader.onnx_engine import OnnxEngine
 from digitreader.reading import Digit, Reading
 from digitreader.vision.sequence import bands, choose_reading, read_line, switch_to_number
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODES = ("auto", "digit", "number")
 NO_DIGITS = "no digits found"
 
 
@@ -243,10 +242,3 @@ class Recognizer:
             box=(x, y, w, h),
             probabilities=tuple(float(p) for p in probs),
         )
-
-
-def check_mode(mode: str) -> str:
-    """`mode` if it is one of `MODES`; a one-line `DigitreaderError` otherwise."""
-    if mode not in MODES:
-        raise DigitreaderError(f"mode {mode!r}: choose one of {', '.join(MODES)}")
-    return mode

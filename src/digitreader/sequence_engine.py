@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from digitreader.contract import OUTPUT_NAME, STRIP_HEIGHT, STRIP_INPUT_NAME, check_preprocessing
 from digitreader.ctc import ALPHABET, NUM_CLASSES
 from digitreader.errors import ModelError
 from digitreader.onnx_engine import (
@@ -26,12 +27,9 @@ from digitreader.onnx_engine import (
     read_model_bytes,
     session_for,
 )
-from digitreader.vision.strip import HEIGHT
 
 DEFAULT_SEQUENCE_MODEL = WEIGHTS_DIR / "sequence.onnx"
 DEFAULT_SEQUENCE_CARD = WEIGHTS_DIR / "sequence.json"
-INPUT_NAME = "strip"
-OUTPUT_NAME = "probabilities"
 
 
 class SequenceEngine:
@@ -62,15 +60,15 @@ class SequenceEngine:
     def read(self, strip: np.ndarray) -> np.ndarray:
         """Per-column probabilities ``(T, C)`` of one strip ``(32, W)`` uint8 (ink bright)."""
         strip = np.asarray(strip)
-        if strip.ndim != 2 or strip.shape[0] != HEIGHT or strip.dtype != np.uint8:
+        if strip.ndim != 2 or strip.shape[0] != STRIP_HEIGHT or strip.dtype != np.uint8:
             raise ModelError(
-                f"strip of shape {strip.shape} and dtype {strip.dtype}: expected ({HEIGHT}, W) uint8"
+                f"strip of shape {strip.shape} and dtype {strip.dtype}: expected ({STRIP_HEIGHT}, W) uint8"
             )
         m = self.width_multiple
         width = -(-max(strip.shape[1], m) // m) * m
-        x = np.zeros((1, 1, HEIGHT, width), np.float32)
+        x = np.zeros((1, 1, STRIP_HEIGHT, width), np.float32)
         x[0, 0, :, : strip.shape[1]] = strip * np.float32(1 / 255)
-        probs = self._session.run([OUTPUT_NAME], {INPUT_NAME: x})[0][0]
+        probs = self._session.run([OUTPUT_NAME], {STRIP_INPUT_NAME: x})[0][0]
         return np.asarray(probs, np.float32)
 
 
@@ -86,17 +84,24 @@ def load_model_file(
 
 
 def check_sequence_model(session: Any, path: Path) -> dict[str, Any]:
-    """The model's metadata, after checking it is a sequence reader with the input, output and alphabet we
-    use."""
+    """The model's metadata, after checking it is a sequence reader with the input, output, alphabet and
+    preprocessing we use."""
     metadata = model_metadata(session, path)
     if metadata.get("kind") != "sequence":
         raise ModelError(f"{path}: not a sequence reader (its metadata kind is {metadata.get('kind')!r})")
     if metadata.get("alphabet") != ALPHABET:
         raise ModelError(f"{path}: reads the alphabet {metadata.get('alphabet')!r}, not {ALPHABET!r}")
+    check_preprocessing(metadata, path, "sequence")
     inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1 or inputs[0].name != INPUT_NAME or list(inputs[0].shape)[1:3] != [1, HEIGHT]:
+    if (
+        len(inputs) != 1
+        or inputs[0].name != STRIP_INPUT_NAME
+        or list(inputs[0].shape)[1:3] != [1, STRIP_HEIGHT]
+    ):
         got = ", ".join(f"{i.name} {i.shape}" for i in inputs)
-        raise ModelError(f"{path}: expected one input '{INPUT_NAME}' [N, 1, {HEIGHT}, W], found {got}")
+        raise ModelError(
+            f"{path}: expected one input '{STRIP_INPUT_NAME}' [N, 1, {STRIP_HEIGHT}, W], found {got}"
+        )
     names = [o.name for o in outputs]
     if OUTPUT_NAME not in names:
         raise ModelError(f"{path}: no '{OUTPUT_NAME}' output (found {', '.join(names)})")

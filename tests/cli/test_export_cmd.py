@@ -13,9 +13,9 @@ from PIL import Image
 
 from digitreader.cli import main
 from digitreader.data.idx import read_idx
+from digitreader.files import sha256_file
 from digitreader.models.registry import build_model
 from digitreader.training.checkpoint import save_checkpoint
-from digitreader.training.export import sha256_file
 
 
 @pytest.fixture

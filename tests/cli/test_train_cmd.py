@@ -56,7 +56,8 @@ def test_train_softmax_then_resume_finished_run(
 def test_the_resume_command_of_a_distributed_worker_names_its_processes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from digitreader.training.train import TrainConfig, resume_command
+    from digitreader.training.config import TrainConfig
+    from digitreader.training.run_folder import resume_command
 
     cfg = TrainConfig(model="cnn", out=Path("runs/x"), threads=1)
     assert resume_command(cfg, "cnn") == "digits train --model cnn --out runs/x --resume --threads 1"

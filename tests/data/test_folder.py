@@ -13,11 +13,12 @@ import cv2
 import numpy as np
 import pytest
 
+from digitreader.contract import DATASET_PREPROCESSING
 from digitreader.data import folder
 from digitreader.data.folder import build_dataset, load_dataset
 from digitreader.errors import DataError
 from digitreader.vision.load import load_image
-from digitreader.vision.preprocess import PREPROCESSING_VERSION, prepare_single_digit
+from digitreader.vision.preprocess import prepare_single_digit
 
 FORMATS = ("png", "jpg", "bmp")
 
@@ -70,7 +71,7 @@ def test_build_from_tree(tree: Path, tmp_path: Path) -> None:
     assert ds.images.shape == (30, 28, 28) and ds.images.dtype == np.uint8
     assert ds.labels.dtype == np.int64 and ds.labels.tolist() == [d for d in range(10) for _ in FORMATS]
     index = ds.meta
-    assert index["preprocessing_version"] == PREPROCESSING_VERSION and index["source_kind"] == "folder"
+    assert index["preprocessing_version"] == DATASET_PREPROCESSING and index["source_kind"] == "folder"
     assert index["classes"] == {str(d): 3 for d in range(10)} and index["count"] == 30
     assert {s["path"] for s in index["skipped"]} == set(reasons)
     # Every image is exactly what the recogniser makes of that file, and its hash is the file's.

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitreader.contract import STRIP_HEIGHT
 from digitreader.ctc import ALPHABET, kept
 from digitreader.data.mnist import load_mnist
 from digitreader.data.strings import TRAILING_MARKS, DigitBank, make_line, make_strip, make_text
-from digitreader.vision.strip import HEIGHT
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_strips_are_what_the_reader_takes(real_bank: DigitBank) -> None:
     for i in range(20):
         rng = np.random.default_rng([2, i])
         strip = make_strip(make_line(real_bank, rng), rng)
-        assert strip.dtype == np.uint8 and strip.shape[0] == HEIGHT and strip.shape[1] >= 1
+        assert strip.dtype == np.uint8 and strip.shape[0] == STRIP_HEIGHT and strip.shape[1] >= 1
         assert strip.max() > 100  # ink, bright, on a dark ground
         assert np.median(strip) < 60
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from digitreader.cli import main
-from digitreader.data.folder import MAX_FILE_BYTES, build_dataset
+from digitreader.data.folder import build_dataset
+from digitreader.data.user_files import MAX_FILE_BYTES
 from digitreader.errors import DataError
 
 

@@ -66,7 +66,7 @@ def test_exported_files_get_the_usual_mode_not_the_temp_files(
 
 
 def test_grids_and_downloads_get_the_usual_mode(tmp_path: Path) -> None:
-    from digitreader.data._files import atomic_write_bytes
+    from digitreader.files import atomic_write_bytes
 
     atomic_write_bytes(tmp_path / "grid.png", b"data")
     assert stat.S_IMODE((tmp_path / "grid.png").stat().st_mode) == expected_mode()

@@ -23,10 +23,10 @@ from digitreader.training.distributed import (
     DistInfo,
     augmentation_generator,
     check_batch,
-    free_port,
     shard,
 )
-from digitreader.training.train import checkpoints_in
+from digitreader.training.launch import free_port
+from digitreader.training.run_folder import checkpoints_in
 
 WORKER_TIMEOUT = 300  # seconds; a hung collective fails the test instead of stalling the suite
 

@@ -12,12 +12,13 @@ import pytest
 import torch
 
 from digitreader.cli import main
+from digitreader.contract import FORMAT
 from digitreader.errors import ModelError
+from digitreader.files import sha256_file
 from digitreader.models.registry import build_model
 from digitreader.onnx_engine import OnnxEngine
 from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint, save_checkpoint
 from digitreader.training.ensemble import Ensemble, export_ensemble_onnx
-from digitreader.training.export import FORMAT, sha256_file
 
 
 @pytest.fixture(autouse=True)

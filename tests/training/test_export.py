@@ -10,12 +10,14 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from digitreader.contract import FORMAT
 from digitreader.errors import ModelError
+from digitreader.files import sha256_file
 from digitreader.models.registry import ModelSpec, build_model, list_specs
 from digitreader.onnx_engine import OnnxEngine
 from digitreader.sequence_engine import SequenceEngine, load_model_file
 from digitreader.training.checkpoint import save_checkpoint
-from digitreader.training.export import FORMAT, export_onnx, sha256_file, write_card
+from digitreader.training.export import export_onnx, write_card
 from digitreader.training.export_sequence import export_sequence_onnx
 
 

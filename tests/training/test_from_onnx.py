@@ -9,12 +9,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from digitreader.contract import FORMAT
 from digitreader.errors import ModelError
 from digitreader.models.crnn import Crnn, CrnnConfig
 from digitreader.sequence_engine import DEFAULT_SEQUENCE_MODEL
-from digitreader.training.export import FORMAT, with_metadata
 from digitreader.training.export_sequence import checked_onnx
 from digitreader.training.from_onnx import freeze_batchnorm, sequence_model_from_onnx
+from digitreader.training.onnx_io import with_metadata
 from digitreader.training.sequence import pad_strips
 
 

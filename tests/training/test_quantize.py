@@ -18,7 +18,8 @@ from digitreader.errors import ModelError
 from digitreader.models.registry import build_model
 from digitreader.training import quantize
 from digitreader.training.checkpoint import save_checkpoint
-from digitreader.training.export import export_onnx, synthetic_images
+from digitreader.training.export import export_onnx
+from digitreader.training.onnx_io import synthetic_images
 
 
 @pytest.fixture(autouse=True)

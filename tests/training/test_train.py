@@ -15,7 +15,9 @@ import digitreader.training.train as train_module
 from digitreader.errors import DigitreaderError
 from digitreader.models.registry import get_spec
 from digitreader.training.checkpoint import load_checkpoint, save_checkpoint
-from digitreader.training.train import TrainConfig, checkpoints_in, train
+from digitreader.training.config import TrainConfig
+from digitreader.training.run_folder import checkpoints_in
+from digitreader.training.train import train
 
 SMALL_CNN = {"channels": [8, 16], "depth": [1, 1], "dropout": 0.2}  # dropout: global RNG matters too
 
@@ -233,7 +235,7 @@ def test_unwritable_out_is_a_clear_error(tiny_mnist_dir: Path, tmp_path: Path) -
 
 
 def test_only_the_newest_epoch_checkpoints_are_kept(tmp_path: Path) -> None:
-    from digitreader.training.train import KEEP_CHECKPOINTS, prune_checkpoints
+    from digitreader.training.run_folder import KEEP_CHECKPOINTS, prune_checkpoints
 
     for name in [f"checkpoint-e{i:03d}.pt" for i in range(1, 8)] + ["best.pt", "last.pt"]:
         (tmp_path / name).write_bytes(b"x")

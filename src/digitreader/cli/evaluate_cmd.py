@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from digitreader.cli import flags
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -21,13 +23,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--split", choices=("test", "validation"), default="test", help="which split (default test)"
     )
-    p.add_argument("--data", type=Path, metavar="DATASET", help="a dataset folder instead of MNIST")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="MNIST folder (default: $DIGITREADER_DATA, else the user cache, downloading)",
-    )
+    flags.dataset(p, help="a dataset folder instead of MNIST")
+    flags.data_dir(p)
     p.add_argument(
         "--out", type=Path, metavar="DIR", help="where the PNGs go (default: beside the checkpoint)"
     )

@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from digitreader.cli import flags
 from digitreader.names import printable
 
 _SHOW_SKIPPED = 20  # skipped pictures listed one per line; the rest are counted
@@ -45,15 +46,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--force", action="store_true", help="write the model even if it reads worse than the start"
     )
     p.add_argument("--max-minutes", type=float, metavar="M", help="stop training after M minutes")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="MNIST folder for the replayed lines (default: $DIGITREADER_DATA, else the user cache)",
-    )
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
-    p.add_argument("--dry-run", action="store_true", help="the whole path with a few training steps")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    flags.data_dir(p, " for the replayed lines", default="$DIGITREADER_DATA, else the user cache")
+    flags.threads(p, default=1, help="torch CPU threads (default 1)")
+    flags.dry_run(p, "the whole path with a few training steps")
+    flags.no_progress(p, "no progress bars")
     p.set_defaults(handler=_run)
 
 

@@ -26,6 +26,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from digitreader.contract import MODES
+from digitreader.files import one_line
+
 if TYPE_CHECKING:
     from digitreader.reading import Reading
     from digitreader.recognizer import Recognizer
@@ -44,7 +47,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("images", nargs="*", metavar="IMAGE", help="image files (PNG, JPEG, BMP, GIF, TIFF, WebP)")
     p.add_argument(
         "--mode",
-        choices=("auto", "digit", "number"),
+        choices=MODES,
         default="auto",
         help="digit: the whole image is one digit; number: lines of digits; auto: decide (default)",
     )
@@ -129,7 +132,11 @@ def _read_chunk(
             try:
                 readings.append(recognizer.read(gray, mode=args.mode))
             except Exception as exc:  # a bug too is reported against its image, not the whole batch
-                reason = exc if isinstance(exc, DigitreaderError) else f"internal error ({_one_line(exc)})"
+                reason = (
+                    exc
+                    if isinstance(exc, DigitreaderError)
+                    else f"internal error ({type(exc).__name__}: {one_line(exc)})"
+                )
                 _error(DigitreaderError(f"{printable(path)}: {reason}"))
                 readings.append(None)
                 ok = False
@@ -199,7 +206,3 @@ def _unquoted(line: str) -> str:
 
 def _error(exc: BaseException) -> None:
     print(f"digits: error: {exc}", file=sys.stderr, flush=True)
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from digitreader.cli import flags
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -35,16 +37,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="CHECKPOINT",
         help="sequence reader: start a new run from this checkpoint's weights (fine-tuning them)",
     )
-    p.add_argument("--dry-run", action="store_true", help="run the whole path on a few batches")
-    p.add_argument("--data", type=Path, metavar="DATASET", help="a dataset folder from 'digits data build'")
+    flags.dry_run(p, "run the whole path on a few batches")
+    flags.dataset(p)
     p.add_argument("--with-mnist", action="store_true", help="with --data: add MNIST's training images")
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        metavar="DIR",
-        help="MNIST folder (default: $DIGITREADER_DATA, else the user cache, downloading)",
-    )
-    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (per process)")
+    flags.data_dir(p)
+    flags.threads(p, help="torch CPU threads (per process)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: a GPU if any")
     p.add_argument(
         "--nproc",
@@ -54,7 +51,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="train in N processes with DistributedDataParallel (same global batch and lr)",
     )
     p.add_argument("--no-tensorboard", action="store_true", help="do not write OUT/tb")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    flags.no_progress(p)
     p.set_defaults(handler=_run)
 
 
@@ -63,8 +60,10 @@ def _run(args: argparse.Namespace) -> int:
 
     from digitreader.errors import DigitreaderError
     from digitreader.models.registry import get_spec
-    from digitreader.training.distributed import in_worker, launch
-    from digitreader.training.train import TrainConfig, train
+    from digitreader.training.config import TrainConfig
+    from digitreader.training.distributed import in_worker
+    from digitreader.training.launch import launch
+    from digitreader.training.train import train
 
     if args.resume and args.seed is not None:
         raise DigitreaderError("--seed: a resumed run keeps the seed it started with (drop --seed)")
@@ -92,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.nproc != 1 and get_spec(args.model).kind == "sequence":
         raise DigitreaderError("--nproc: the sequence reader trains in one process (use --threads)")
     if args.nproc != 1 and not in_worker():
-        result = launch(args.nproc, config)  # N workers, each running `train` (see training/distributed.py)
+        result = launch(args.nproc, config)  # N workers, each running `train` (training/launch.py)
     else:
         result = train(config, report=tqdm.write)
     if result.interrupted:
@@ -116,7 +115,7 @@ def _model_of_run(args: argparse.Namespace) -> str:
             "--model NAME is needed ('digits models' lists them), except with --resume --out DIR"
         )
     from digitreader.training import checkpoint as ckpt_io
-    from digitreader.training.train import checkpoints_in
+    from digitreader.training.run_folder import checkpoints_in
 
     found = checkpoints_in(args.out) if args.out.is_dir() else []
     if not found:

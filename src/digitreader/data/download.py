@@ -12,7 +12,6 @@ import http.client
 import logging
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -21,8 +20,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from digitreader.data._files import sha256_file
 from digitreader.errors import DataError
+from digitreader.files import atomic_file, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +89,11 @@ def download(
 
 
 def _fetch(url: str, dest: Path, sha256: str, *, timeout: float, progress: bool) -> None:
-    """One try: stream `url` into a temp file beside `dest`, check the hash, rename it into place."""
+    """One try: stream `url` into a temp file beside `dest`, check the hash, rename it into place (a failed
+    or corrupt download never stays on disk: `files.atomic_file`)."""
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    except OSError as exc:
-        raise DataError(f"{dest.parent}: cannot write the download ({exc.strerror or exc})") from None
-    tmp = Path(tmp_name)
-    try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with atomic_file(dest, suffix=".part") as out:
+            digest = hashlib.sha256()
             try:
                 request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
                 with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -132,9 +127,5 @@ def _fetch(url: str, dest: Path, sha256: str, *, timeout: float, progress: bool)
             got = digest.hexdigest()
             if got != sha256:
                 raise _Permanent(f"checksum mismatch: got sha256 {got[:12]}..., want {sha256[:12]}...")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    finally:
-        # A failed or corrupt download never stays on disk.
-        tmp.unlink(missing_ok=True)
+    except OSError as exc:  # the temp file could not be made, synced or renamed
+        raise DataError(f"{dest.parent}: cannot write the download ({exc.strerror or exc})") from None

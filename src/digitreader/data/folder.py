@@ -5,10 +5,10 @@ Sources (`build_dataset`):
 - a CSV file of ``path,label`` rows (paths relative to the CSV's folder; a header row is optional).
 
 Each image goes through exactly what the recogniser does for one digit: `vision.load.load_image` then
-`vision.preprocess.prepare_single_digit`, in a process pool. Only regular files of at most `MAX_FILE_BYTES`
-are read (a FIFO would block the build, /dev/zero would fill memory), and in a folder tree a link leading
-outside SRC is refused: each such file is listed with the reason, like any unreadable one. The dataset
-folder holds:
+`vision.preprocess.prepare_single_digit`, in a process pool. Only regular files of at most
+`user_files.MAX_FILE_BYTES` are read (a FIFO would block the build, /dev/zero would fill memory), and in a
+folder tree a link leading outside SRC is refused: each such file is listed with the reason, like any
+unreadable one. The dataset folder holds:
 - ``images.npy``  (N, 28, 28) uint8, ink bright, MNIST framing;
 - ``labels.npy``  (N,) int64;
 - ``index.json``  format version, preprocessing version, source, creation time, counts per class, every
@@ -20,8 +20,6 @@ no ``OUT`` and no temp folder. `load_dataset` memory-maps the images and validat
 from __future__ import annotations
 
 import contextlib
-import csv
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -29,7 +27,6 @@ import os
 import secrets
 import shutil
 import signal
-import stat
 import sys
 from collections.abc import Generator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -41,7 +38,17 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from digitreader.contract import DATASET_PREPROCESSING
+from digitreader.data.user_files import (
+    IMAGE_SUFFIXES,
+    MAX_FILE_BYTES,
+    Refused,
+    Skipped,
+    read_labels_csv,
+    read_limited,
+)
 from digitreader.errors import DataError, DigitreaderError
+from digitreader.files import sha256_bytes
 from digitreader.names import printable
 
 log = logging.getLogger(__name__)
@@ -49,21 +56,7 @@ log = logging.getLogger(__name__)
 DATASET_FORMAT = "digitreader-dataset"
 DATASET_VERSION = 1
 INDEX_NAME, IMAGES_NAME, LABELS_NAME = "index.json", "images.npy", "labels.npy"
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
-)
 _SERIAL_BELOW = 200  # with workers=None, fewer images than this are decoded in-process (a pool costs ~1 s)
-# Bytes a source file (an image, or the CSV) may have: far above a photo of a digit, far below what would
-# strain memory; a larger file is refused unread.
-MAX_FILE_BYTES = 64 << 20
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A source file (or CSV line) left out of the dataset, and why."""
-
-    path: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -113,8 +106,6 @@ def build_dataset(
     (default: up to 8, one per CPU; 0 or 1 decodes in this process). Raises `DataError` when `out` exists,
     `src` is neither a class-folder tree nor a CSV, or no image could be used.
     """
-    from digitreader.vision.preprocess import PREPROCESSING_VERSION
-
     src, out = Path(src).expanduser(), Path(out).expanduser()
     if out.exists():
         raise DataError(f"{out}: already exists (choose another --out or remove it)")
@@ -147,7 +138,7 @@ def build_dataset(
     index = {
         "format": DATASET_FORMAT,
         "version": DATASET_VERSION,
-        "preprocessing_version": PREPROCESSING_VERSION,
+        "preprocessing_version": DATASET_PREPROCESSING,
         "source": str(src.resolve()),
         "source_kind": kind,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -163,8 +154,6 @@ def build_dataset(
 
 def load_dataset(path: str | os.PathLike[str]) -> LabelledImages:
     """Open a dataset folder made by `build_dataset`; `DataError` when it is missing or inconsistent."""
-    from digitreader.vision.preprocess import PREPROCESSING_VERSION
-
     path = Path(path).expanduser()
     if not path.is_dir():
         raise DataError(f"{path}: dataset folder not found")
@@ -183,10 +172,10 @@ def load_dataset(path: str | os.PathLike[str]) -> LabelledImages:
         raise DataError(
             f"{index_path}: dataset format version {meta.get('version')!r}, expected {DATASET_VERSION}"
         )
-    if meta.get("preprocessing_version") != PREPROCESSING_VERSION:
+    if meta.get("preprocessing_version") != DATASET_PREPROCESSING:
         raise DataError(
             f"{path}: built with preprocessing {meta.get('preprocessing_version')!r}, but this digitreader "
-            f"uses {PREPROCESSING_VERSION!r}; rebuild it with 'digits data build'"
+            f"uses {DATASET_PREPROCESSING!r}; rebuild it with 'digits data build'"
         )
     images = _load_npy(path / IMAGES_NAME, mmap=True)
     labels = _load_npy(path / LABELS_NAME, mmap=False)
@@ -252,30 +241,16 @@ def _list_tree(src: Path) -> tuple[list[_Item], list[Skipped]]:
 
 
 def _list_csv(src: Path) -> tuple[list[_Item], list[Skipped]]:
-    try:
-        text = _read_limited(src, MAX_FILE_BYTES).decode("utf-8-sig")
-    except _Refused as exc:
-        raise DataError(f"{src}: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{src}: cannot read the CSV ({exc})") from None
-    base = src.parent
+    rows = read_labels_csv(src, "label", lambda cells: not _is_int(cells[1] if len(cells) > 1 else ""))
     items: list[_Item] = []
     skipped: list[Skipped] = []
-    for line_no, row in enumerate(csv.reader(text.splitlines()), start=1):
-        cells = [c.strip() for c in row]
-        if not any(cells):
-            continue
-        where = f"{src.name}:{line_no}"
-        label_text = cells[1] if len(cells) > 1 else ""
-        if line_no == 1 and not _is_int(label_text):
-            continue  # a header row
-        if len(cells) != 2 or not cells[0]:
-            skipped.append(Skipped(where, "expected two columns: path,label"))
-        elif not _is_int(label_text) or not 0 <= int(label_text) <= 9:
-            skipped.append(Skipped(where, f"label {label_text!r} is not a digit 0..9"))
+    for row in rows:
+        if isinstance(row, Skipped):
+            skipped.append(row)
+        elif not _is_int(row.value) or not 0 <= int(row.value) <= 9:
+            skipped.append(Skipped(row.where, f"label {row.value!r} is not a digit 0..9"))
         else:
-            path = Path(cells[0]).expanduser()
-            items.append(_Item(path if path.is_absolute() else base / path, cells[0], int(label_text)))
+            items.append(_Item(row.path, row.name, int(row.value)))
     return items, skipped
 
 
@@ -296,14 +271,14 @@ def _decode_one(item: _Item) -> tuple[_Item, str, np.ndarray | None, str]:
     from digitreader.vision.preprocess import prepare_single_digit
 
     try:
-        data = _read_limited(item.path, MAX_FILE_BYTES)
+        data = read_limited(item.path, MAX_FILE_BYTES)
     except FileNotFoundError:
         return item, "", None, "no such file"
-    except _Refused as exc:
+    except Refused as exc:
         return item, "", None, str(exc)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in a CSV path
         return item, "", None, f"cannot read ({getattr(exc, 'strerror', None) or exc})"
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256_bytes(data)
     try:
         image = prepare_single_digit(load_image(data, name=item.name))
     except DigitreaderError as exc:
@@ -315,33 +290,6 @@ def _decode_one(item: _Item) -> tuple[_Item, str, np.ndarray | None, str]:
     if image is None:
         return item, digest, None, "no digit found (blank image)"
     return item, digest, image, ""
-
-
-class _Refused(Exception):
-    """A source file not read: not a regular file, or too large."""
-
-
-def _read_limited(path: Path, limit: int) -> bytes:
-    """The bytes of `path` if it is a regular file of at most `limit` bytes (`_Refused` says why not).
-
-    The checks are made on the opened file, so a file swapped after a check cannot slip through, and it is
-    opened without blocking, so a FIFO cannot stop the build."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise _Refused("not a regular file")
-        if info.st_size > limit:
-            raise _Refused(f"file too large ({info.st_size:,} bytes; at most {limit:,})")
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise _Refused(f"file too large (over {limit:,} bytes)")
-    return data
-
-
-# Public names for other readers of users' folders (`tuning.source`).
-Refused = _Refused
-read_limited = _read_limited
 
 
 def _decode_all(

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from digitreader.data._files import atomic_write_bytes
 from digitreader.errors import DataError
+from digitreader.files import atomic_write_bytes
 
 PAPER = (255, 255, 255)
 TEXT = (40, 40, 40)

@@ -16,8 +16,8 @@ from typing import Protocol
 
 import numpy as np
 
-from digitreader.data._files import atomic_write_bytes
 from digitreader.errors import DataError
+from digitreader.files import atomic_write_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 

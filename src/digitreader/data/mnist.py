@@ -19,7 +19,6 @@ is the 10,000 t10k images. For smaller files the validation size is ``min(5000, 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import numpy as np
 from digitreader.data.download import download as download_file
 from digitreader.data.idx import decode_idx
 from digitreader.errors import DataError
+from digitreader.files import sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -228,9 +228,9 @@ def _load_file(
 
 def _matches(data: bytes, spec: MnistFile) -> bool:
     """True when `data` is the published file, or the published file unpacked (or packed again)."""
-    if hashlib.sha256(data).hexdigest() in (spec.sha256, spec.raw_sha256):
+    if sha256_bytes(data) in (spec.sha256, spec.raw_sha256):
         return True
-    return data[:2] == b"\x1f\x8b" and hashlib.sha256(gzip.decompress(data)).hexdigest() == spec.raw_sha256
+    return data[:2] == b"\x1f\x8b" and sha256_bytes(gzip.decompress(data)) == spec.raw_sha256
 
 
 def _check_pair(name: Path, images: np.ndarray, labels: np.ndarray) -> None:

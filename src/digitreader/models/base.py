@@ -11,9 +11,6 @@ from typing import Any
 import torch
 from torch import nn
 
-IMAGE_SIZE = 28  # input side in pixels (MNIST framing: 20 px ink box, centre of mass at the centre)
-NUM_CLASSES = 10
-
 
 @dataclass(frozen=True)
 class ModelConfig:

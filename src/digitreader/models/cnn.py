@@ -13,15 +13,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from digitreader.models.base import NUM_CLASSES, DigitModel, ModelConfig
+from digitreader.contract import MNIST_MEAN, MNIST_STD, NUM_CLASSES
+from digitreader.models.base import DigitModel, ModelConfig
 from digitreader.models.recipe import Augmentation, Recipe
 from digitreader.models.registry import ModelSpec, register_model
 
 
 @dataclass(frozen=True)
 class CnnConfig(ModelConfig):
-    mean: float = 0.1307  # MNIST training-set pixel mean
-    std: float = 0.3081  # MNIST training-set pixel std
+    mean: float = MNIST_MEAN
+    std: float = MNIST_STD
     channels: tuple[int, ...] = (32, 64, 128)  # width of each stage
     depth: tuple[int, ...] = (1, 1, 2)  # conv layers in each stage
     dropout: float = 0.0  # before the classifier

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from digitreader.contract import STRIP_HEIGHT
 from digitreader.ctc import ALPHABET, NUM_CLASSES
 from digitreader.models.base import DigitModel, ModelConfig
 from digitreader.models.recipe import Recipe
@@ -29,7 +30,7 @@ FEATURE_STRIDE = 4  # strip pixels per feature column (two 2x2 poolings)
 
 @dataclass(frozen=True)
 class CrnnConfig(ModelConfig):
-    height: int = 32  # strip height in pixels (vision.strip.HEIGHT)
+    height: int = STRIP_HEIGHT  # strip height in pixels
     channels: tuple[int, ...] = (32, 64, 96, 96, 160)  # conv widths: 32, 16, 8, 8, 4 px high
     hidden: int = 128  # LSTM units per direction
     layers: int = 2  # stacked bidirectional LSTMs

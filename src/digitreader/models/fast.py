@@ -26,15 +26,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from digitreader.models.base import NUM_CLASSES, DigitModel, ModelConfig
+from digitreader.contract import MNIST_MEAN, MNIST_STD, NUM_CLASSES
+from digitreader.models.base import DigitModel, ModelConfig
 from digitreader.models.recipe import Augmentation, Recipe
 from digitreader.models.registry import ModelSpec, register_model
 
 
 @dataclass(frozen=True)
 class FastConfig(ModelConfig):
-    mean: float = 0.1307  # MNIST training-set pixel mean
-    std: float = 0.3081  # MNIST training-set pixel std
+    mean: float = MNIST_MEAN
+    std: float = MNIST_STD
     widths: tuple[int, int, int] = (16, 32, 64)  # channels at 28 (pooled to 14), 14 (pooled to 7) and 7 px
     stem_kernel: int = 5  # side of the first convolution (odd)
     logit_scale: float = 1.0  # multiplies the logits

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from digitreader.models.base import NUM_CLASSES, DigitModel, ModelConfig
+from digitreader.contract import NUM_CLASSES
+from digitreader.models.base import DigitModel, ModelConfig
 from digitreader.models.recipe import Recipe
 from digitreader.models.registry import ModelSpec, register_model
 

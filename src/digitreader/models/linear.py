@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from digitreader.models.base import IMAGE_SIZE, NUM_CLASSES, DigitModel, ModelConfig
+from digitreader.contract import IMAGE_SIZE, NUM_CLASSES
+from digitreader.models.base import DigitModel, ModelConfig
 from digitreader.models.recipe import Recipe
 from digitreader.models.registry import ModelSpec, register_model
 

@@ -7,15 +7,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from digitreader.models.base import IMAGE_SIZE, NUM_CLASSES, DigitModel, ModelConfig
+from digitreader.contract import IMAGE_SIZE, MNIST_MEAN, MNIST_STD, NUM_CLASSES
+from digitreader.models.base import DigitModel, ModelConfig
 from digitreader.models.recipe import Recipe
 from digitreader.models.registry import ModelSpec, register_model
 
 
 @dataclass(frozen=True)
 class MlpConfig(ModelConfig):
-    mean: float = 0.1307  # MNIST training-set pixel mean
-    std: float = 0.3081  # MNIST training-set pixel std
+    mean: float = MNIST_MEAN
+    std: float = MNIST_STD
     hidden: tuple[int, ...] = (512, 256)  # width of each hidden layer
     dropout: float = 0.2  # after each hidden layer
 

@@ -23,15 +23,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from digitreader.models.base import NUM_CLASSES, DigitModel, ModelConfig
+from digitreader.contract import MNIST_MEAN, MNIST_STD, NUM_CLASSES
+from digitreader.models.base import DigitModel, ModelConfig
 from digitreader.models.recipe import Augmentation, Recipe
 from digitreader.models.registry import ModelSpec, register_model
 
 
 @dataclass(frozen=True)
 class RecordConfig(ModelConfig):
-    mean: float = 0.1307  # MNIST training-set pixel mean
-    std: float = 0.3081  # MNIST training-set pixel std
+    mean: float = MNIST_MEAN
+    std: float = MNIST_STD
     widths: tuple[int, int, int, int] = (32, 64, 128, 256)  # prep, layer1, layer2, layer3 channels
     dropout: float = 0.1  # before the classifier
     logit_scale: float = 0.125  # ResNet-9's output scaling: calmer softmax at high learning rates

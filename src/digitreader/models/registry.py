@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from digitreader.errors import ModelError
+from digitreader.files import one_line
 from digitreader.models.base import DigitModel, ModelConfig, count_parameters
 from digitreader.models.recipe import Recipe
 
@@ -89,7 +90,7 @@ class ModelSpec:
             with torch.device("meta"):
                 probe = self.model_cls(config)
         except Exception as exc:  # whatever torch says about impossible shapes
-            reason = " ".join(str(exc).split())[:160]
+            reason = one_line(exc, 160)
             raise ModelError(
                 f"model {self.name!r}: config {config.to_dict()} cannot be built ({reason})"
             ) from None

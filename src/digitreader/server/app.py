@@ -33,6 +33,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
 from digitreader import budget
+from digitreader.contract import MODES, check_mode
 from digitreader.errors import (
     DigitreaderError,
     ImageTooLargeError,
@@ -49,7 +50,7 @@ from digitreader.server.hosts import AllowedHosts
 from digitreader.server.limits import BodySizeLimit
 from digitreader.server.pool import IN_HAND, ReadPool, WorkerDiedError, prepare_reading_process, read_image
 from digitreader.server.requestlog import RequestLog
-from digitreader.server.schemas import MODES, ErrorOut, HealthOut, ReadingOut
+from digitreader.server.schemas import ErrorOut, HealthOut, ReadingOut
 from digitreader.server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -365,9 +366,10 @@ def _flag(name: str, value: str) -> bool:
 
 
 def _check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise HTTPException(422, f"mode: Input should be 'digit', 'number' or 'auto' (got {mode[:40]!r})")
-    return mode
+    try:
+        return check_mode(mode)
+    except DigitreaderError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

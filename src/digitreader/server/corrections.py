@@ -11,7 +11,6 @@ folder sees the old table or the new one, and never a row whose picture is not t
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import threading
 from datetime import UTC, datetime
@@ -22,8 +21,8 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.datastructures import UploadFile
 
 from digitreader import budget
-from digitreader.data._files import atomic_write_bytes
 from digitreader.errors import DigitreaderError, ImageTooLargeError, NotAnImageError
+from digitreader.files import atomic_write_bytes, sha256_bytes
 from digitreader.server.schemas import CorrectionOut, ErrorOut
 from digitreader.server.settings import Settings
 from digitreader.tuning.source import LABELS_NAME, check_text
@@ -53,7 +52,7 @@ def save_correction(folder: Path, data: bytes, text: str) -> str:
     with Image.open(io.BytesIO(data)) as image:
         suffix = _SUFFIX.get(str(image.format), ".png")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    name = f"{IMAGES}/{stamp}-{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+    name = f"{IMAGES}/{stamp}-{sha256_bytes(data)[:16]}{suffix}"
     with _lock:
         (folder / IMAGES).mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / name, data)

@@ -6,9 +6,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Mode = Literal["digit", "number", "auto"]
-MODES: tuple[str, ...] = ("digit", "number", "auto")
-
 
 class DigitOut(BaseModel):
     """One digit: its label, the model's confidence, and its box (x, y, w, h) in the uploaded image."""

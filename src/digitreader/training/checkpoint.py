@@ -30,7 +30,6 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,15 +40,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from digitreader.contract import PREPROCESSING_VERSION, classifier_preprocessing
 from digitreader.errors import DigitreaderError, ModelError
-from digitreader.models.base import IMAGE_SIZE, DigitModel
+from digitreader.files import atomic_file
+from digitreader.models.base import DigitModel
 from digitreader.models.registry import get_spec
 
 log = logging.getLogger(__name__)
 
 FORMAT = "digitreader-checkpoint/1"
 DIGEST_KEY = "tensor_sha256"
-PREPROCESSING_VERSION = 1
 _REQUIRED = ("model_name", "config", "preprocessing", "recipe", "epoch", "step", "metrics", "model_state")
 
 
@@ -70,20 +70,11 @@ class Checkpoint:
 
 def preprocessing_for(model: DigitModel) -> dict[str, Any]:
     """The input convention a model was trained with: its own (`preprocessing()`, the sequence reader's
-    strip) or MNIST framing, mean/std applied inside the model."""
+    strip) or MNIST framing, mean/std applied inside the model (`contract.classifier_preprocessing`)."""
     own = getattr(model, "preprocessing", None)
     if callable(own):
         return {**own(), "version": PREPROCESSING_VERSION}
-    return {
-        "size": IMAGE_SIZE,
-        "box": 20,
-        "centre": "mass",
-        "ink": "bright",
-        "range": [0.0, 1.0],
-        "mean": float(model.config.mean),
-        "std": float(model.config.std),
-        "version": PREPROCESSING_VERSION,
-    }
+    return classifier_preprocessing(model.config.mean, model.config.std)
 
 
 def _cpu(value: Any) -> Any:
@@ -142,15 +133,6 @@ def save_checkpoint(
     return _write(path, state)
 
 
-def _default_file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-_FILE_MODE = _default_file_mode()
-
-
 def tensor_digest(state: Mapping[str, Any]) -> str:
     """SHA-256 over every tensor in `state` (nested dicts and lists), each with its key path, dtype and
     shape, in a fixed order; the digest entry itself is left out."""
@@ -175,26 +157,14 @@ def tensor_digest(state: Mapping[str, Any]) -> str:
 
 def _write(path: Path, state: dict[str, Any]) -> Path:
     state = {**state, DIGEST_KEY: tensor_digest(state)}
-    tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-        ) as f:
-            tmp_name = f.name
+        with atomic_file(path) as f:
             torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-            os.fchmod(f.fileno(), _FILE_MODE)  # temp files are private (0600); a checkpoint is a normal file
-        os.replace(tmp_name, path)
-        tmp_name = None
     except OSError as exc:
         raise DigitreaderError(f"{path}: cannot write checkpoint ({_write_failure(path, exc)})") from None
     except RuntimeError as exc:  # torch's writer reports a failed write as "[enforce fail at ...]"
         raise DigitreaderError(f"{path}: cannot write checkpoint ({_write_failure(path, exc)})") from None
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
     return path
 
 
@@ -211,7 +181,7 @@ def _write_failure(path: Path, exc: BaseException) -> str:
     return f"{strerror or 'the write failed: disk full, or a file size limit?'}; {kept}"
 
 
-def _one_line(exc: BaseException, limit: int = 160) -> str:
+def _gist(exc: BaseException, limit: int = 160) -> str:
     """The gist of an exception on one line (torch's weights-only refusals are paragraphs)."""
     message = str(exc).strip()
     marker = "WeightsUnpickler error:"
@@ -235,7 +205,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     except (
         Exception
     ) as exc:  # torch raises many types for bad bytes (RuntimeError, UnpicklingError, EOFError...)
-        raise ModelError(f"{path}: not a readable torch checkpoint ({_one_line(exc)})") from None
+        raise ModelError(f"{path}: not a readable torch checkpoint ({_gist(exc)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ModelError(f"{path}: not a digitreader checkpoint (expected format {FORMAT!r})")
     missing = [key for key in _REQUIRED if key not in state]
@@ -295,7 +265,7 @@ def build_model_from_checkpoint(ckpt: Checkpoint, *, ema: bool = True) -> nn.Mod
         model.load_state_dict(weights, strict=True)
     except (RuntimeError, TypeError, AttributeError) as exc:
         raise ModelError(
-            f"{ckpt.path}: weights do not match model {ckpt.model_name!r} ({_one_line(exc, 120)})"
+            f"{ckpt.path}: weights do not match model {ckpt.model_name!r} ({_gist(exc, 120)})"
         ) from None
     return model.eval()
 

@@ -1,4 +1,4 @@
-"""Distributed data-parallel training: the device, the process group, the shards and the launcher.
+"""Distributed data-parallel training: the device, the process group, the shards and the collectives.
 
 How a run is split (the choice, and why):
 
@@ -16,9 +16,9 @@ How a run is split (the choice, and why):
   running statistics are rank 0's, broadcast by DDP before every forward pass.
 * Only rank 0 evaluates, writes checkpoints, metrics and TensorBoard; the others wait at a barrier.
 
-Launching: ``digits train --nproc N ...`` starts N workers through torch's elastic launcher (what ``torchrun``
-runs) on 127.0.0.1; ``torchrun --nproc-per-node=N -m digitreader train ...`` works as well. Workers find their
-rank in the environment variables the launcher sets (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT).
+Workers find their rank in the environment variables a launcher sets (RANK, WORLD_SIZE, LOCAL_RANK,
+MASTER_ADDR/PORT): ``digits train --nproc N`` (`training.launch`) or ``torchrun --nproc-per-node=N -m
+digitreader train ...``.
 """
 
 from __future__ import annotations
@@ -26,19 +26,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from digitreader.errors import DigitreaderError
-
-if TYPE_CHECKING:
-    from digitreader.training.train import TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -192,71 +187,3 @@ def augmentation_generator(seed: int, step: int, info: DistInfo) -> torch.Genera
 
 def _comm_device(info: DistInfo) -> torch.device:
     return info.device if info.device.type == "cuda" else torch.device("cpu")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-# ---- launching ------------------------------------------------------------------------------------------
-def launch(nproc: int, cfg: TrainConfig) -> TrainResult:
-    """Train `cfg` in `nproc` processes on this machine (torch's elastic launcher, rendezvous on 127.0.0.1).
-
-    Returns rank 0's result. A DigitreaderError in a worker comes back as the same one-line error here.
-    """
-    from torch.distributed.elastic.multiprocessing.api import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
-
-    from digitreader.models.registry import get_spec
-
-    if nproc < 1:
-        raise DigitreaderError(f"--nproc must be >= 1 (got {nproc})")
-    get_spec(cfg.model)  # the cheap checks here, before N processes start only to fail alike
-    resolve_device(cfg.device)
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=nproc,
-        run_id=f"digits-{os.getpid()}",
-        rdzv_backend="c10d",
-        rdzv_endpoint=f"127.0.0.1:{free_port()}",
-        max_restarts=0,
-        start_method="spawn",
-    )
-    # Each worker gets an equal share of the cores unless --threads says otherwise (torchrun's habit).
-    threads = cfg.threads or max(1, (os.cpu_count() or 1) // nproc)
-    try:
-        outputs = elastic_launch(config, _worker)(cfg, threads)
-    except SignalException:
-        raise KeyboardInterrupt from None
-    except ChildFailedError as exc:
-        failure = next(iter(exc.failures.values()), None)
-        detail = failure.message if failure is not None else str(exc)
-        raise DigitreaderError(f"a training process failed: {' '.join(str(detail).split())[:300]}") from None
-    kind, value = outputs[0]
-    if kind == "error":
-        raise DigitreaderError(value)
-    return value
-
-
-def _worker(cfg: TrainConfig, threads: int) -> tuple[str, Any]:
-    """One rank's entry point (a new process): train, and hand user errors back as text."""
-    import dataclasses
-
-    from tqdm import tqdm
-
-    from digitreader.training.train import train
-
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    torch.set_num_threads(threads)
-    # The CLI's progress lines, from rank 0 only (train() silences the other ranks as well).
-    report = tqdm.write if world_from_env()[0] == 0 else (lambda line: None)
-    try:
-        result = train(dataclasses.replace(cfg, threads=threads), report=report)
-    except DigitreaderError as exc:
-        return ("error", str(exc))
-    return ("ok", result)

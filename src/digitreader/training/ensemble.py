@@ -22,15 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from digitreader.contract import NUM_CLASSES
 from digitreader.errors import ModelError
+from digitreader.files import sha256_file
 from digitreader.training.checkpoint import Checkpoint, build_model_from_checkpoint, load_checkpoint
-from digitreader.training.export import (
-    N_CHECK,
-    TOLERANCE,
-    ExportResult,
-    export_with_data,
-    sha256_file,
-)
+from digitreader.training.export import N_CHECK, TOLERANCE, export_with_data
+from digitreader.training.onnx_io import ExportResult
 
 # Preprocessing entries that live inside each member's graph and may differ between members.
 _PER_MEMBER = ("mean", "std")
@@ -104,7 +101,7 @@ def export_ensemble_onnx(
         "model": "ensemble",
         "config": {"members": [ckpt.model_name for ckpt in members], "combine": "mean of probabilities"},
         "preprocessing": _plain(common_preprocessing(members)),
-        "labels": list(range(10)),
+        "labels": list(range(NUM_CLASSES)),
         "metrics": {
             "member_test_accuracy": [ckpt.metrics.get("test_accuracy") for ckpt in members],
         },

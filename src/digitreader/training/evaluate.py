@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from digitreader.files import atomic_file
 from digitreader.training.splits import Part, as_input
 
 log = logging.getLogger(__name__)
@@ -115,13 +116,11 @@ def save_confusion_png(matrix: np.ndarray, path: Path, title: str) -> Path:
                 colour = "white" if np.log1p(matrix[t, p]) > threshold else "black"
                 ax.text(p, t, str(matrix[t, p]), ha="center", va="center", fontsize=7, color=colour)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_file(path, suffix=".png") as f:
+            fig.savefig(f, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path
 
 

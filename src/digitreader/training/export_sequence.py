@@ -13,33 +13,31 @@ Steps, in order (those of `export` for classifiers, with strips instead of 28x28
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import io
 import logging
 import os
-import warnings
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
+from digitreader.contract import OUTPUT_NAME, STRIP_HEIGHT, STRIP_INPUT_NAME
 from digitreader.ctc import ALPHABET, NUM_CLASSES, greedy_decode, text_of
+from digitreader.data.mnist import load_mnist
+from digitreader.data.strings import DigitBank
 from digitreader.errors import ModelError
-from digitreader.training.export import (
-    FORMAT,
-    OPSET,
+from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
+from digitreader.training.onnx_io import (
     ExportResult,
-    atomic_write,
-    jsonable,
-    sha256_file,
-    with_metadata,
+    checkpoint_metadata,
+    export_record,
+    onnx_bytes,
+    session,
+    write_model,
 )
+from digitreader.training.sequence import pad_strips, validation_lines
 
 log = logging.getLogger(__name__)
 
-INPUT_NAME = "strip"
-OUTPUT_NAME = "probabilities"
 # Max |p_onnx - p_torch| over every column of every checked line. Float kernels of torch and ONNX Runtime
 # differ by up to ~2.5e-4 on a model with extreme weights (a fine-tune ruined by a huge learning rate); a
 # wrongly mapped graph differs by 0.1 or more, and the readings must match besides.
@@ -56,13 +54,6 @@ def export_sequence_onnx(
     tolerance: float = TOLERANCE,
 ) -> ExportResult:
     """Export a `crnn` checkpoint to `out`, checked against torch on `n_check` generated lines."""
-    import torch
-
-    from digitreader.data.mnist import load_mnist
-    from digitreader.data.strings import DigitBank
-    from digitreader.training.checkpoint import build_model_from_checkpoint, load_checkpoint
-    from digitreader.training.sequence import validation_lines
-
     source = Path(checkpoint)
     ckpt = load_checkpoint(source)
     model = build_model_from_checkpoint(ckpt)
@@ -70,31 +61,21 @@ def export_sequence_onnx(
     lines = validation_lines(DigitBank(*load_mnist(data_dir).split("validation")), n_check)
     proto_bytes, diff, same = checked_onnx(model, [s for s, _ in lines], out_path, tolerance)
     metadata = {
-        "format": FORMAT,
+        **checkpoint_metadata(ckpt, source),
         "kind": "sequence",
-        "model": ckpt.model_name,
-        "config": jsonable(ckpt.config),
-        "preprocessing": jsonable(ckpt.preprocessing),
         "alphabet": ALPHABET,
-        "metrics": jsonable(ckpt.metrics),
-        "recipe": jsonable(ckpt.recipe),
-        "source": {"checkpoint": source.name, "sha256": sha256_file(source), "step": ckpt.step},
-        "export": {
-            "checked_lines": len(lines),
-            "check_data": "generated lines of MNIST validation digits",
-            "max_abs_diff": diff,
-            "same_readings": same,
-            "torch_version": torch.__version__,
-            "opset": OPSET,
-            "exported_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
+        "export": export_record(
+            checked_lines=len(lines),
+            check_data="generated lines of MNIST validation digits",
+            max_abs_diff=diff,
+            same_readings=same,
+        ),
     }
-    data = with_metadata(proto_bytes, metadata)
-    atomic_write(out_path, data)
+    _, sha256 = write_model(out_path, proto_bytes, metadata)
     log.info("wrote %s (max |ONNX - torch| = %.2g on %d lines)", out_path, diff, len(lines))
     return ExportResult(
         path=out_path,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256,
         metadata=metadata,
         images_checked=len(lines),
         check_data="generated lines",
@@ -112,17 +93,17 @@ def checked_onnx(
     fraction read alike. Raises `ModelError` naming `out_path` (not written) otherwise."""
     import torch
 
-    from digitreader.training.sequence import pad_strips
-
     wrapped = _WithSoftmax(model).eval()
-    proto_bytes = _export_bytes(wrapped, out_path)
-    session = _session(proto_bytes, out_path)
+    axes = {STRIP_INPUT_NAME: {0: "batch", 3: "width"}, OUTPUT_NAME: {0: "batch", 1: "columns"}}
+    dummy = torch.zeros(2, 1, STRIP_HEIGHT, 64)
+    proto_bytes = _with_class_dim(onnx_bytes(wrapped, dummy, STRIP_INPUT_NAME, axes, out_path))
+    checking = session(proto_bytes, out_path)
     diff, same = 0.0, 0
     for strip in strips:
         x, _ = pad_strips([strip])
         with torch.inference_mode():
             expected = wrapped(x).numpy()
-        got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+        got = checking.run([OUTPUT_NAME], {STRIP_INPUT_NAME: x.numpy()})[0]
         if got.shape != expected.shape:
             raise ModelError(f"{out_path}: not written: ONNX output {got.shape}, torch {expected.shape}")
         diff = max(diff, float(np.abs(got - expected).max()))
@@ -152,31 +133,6 @@ class _WithSoftmax:
         return Wrapped()
 
 
-def _export_bytes(module: Any, out_path: Path) -> bytes:
-    import torch
-
-    buffer = io.BytesIO()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                (torch.zeros(2, 1, 32, 64),),
-                cast(Any, buffer),
-                dynamo=False,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch", 3: "width"}, OUTPUT_NAME: {0: "batch", 1: "columns"}},
-                opset_version=OPSET,
-                do_constant_folding=True,
-            )
-    except Exception as exc:
-        raise ModelError(
-            f"{out_path}: not written: ONNX export failed ({' '.join(str(exc).split())[:300]})"
-        ) from None
-    return _with_class_dim(buffer.getvalue())
-
-
 def _with_class_dim(model_bytes: bytes) -> bytes:
     """The output's class axis declared as the number it is (the exporter leaves it symbolic after the
     reshape that splits feature columns), so a reader can check the alphabet's size before reading."""
@@ -187,12 +143,3 @@ def _with_class_dim(model_bytes: bytes) -> bytes:
     dims[2].Clear()
     dims[2].dim_value = NUM_CLASSES
     return bytes(proto.SerializeToString())
-
-
-def _session(model_bytes: bytes, out_path: Path) -> Any:
-    import onnxruntime as ort
-
-    try:
-        return ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise ModelError(f"{out_path}: not written: ONNX Runtime cannot load the export ({exc})") from None

@@ -27,10 +27,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from digitreader.contract import METADATA_KEY
 from digitreader.errors import ModelError
+from digitreader.files import one_line
 from digitreader.models.crnn import Crnn
 from digitreader.models.registry import get_spec
-from digitreader.onnx_engine import METADATA_KEY, read_model_bytes
+from digitreader.onnx_engine import read_model_bytes
 
 _ONNX_TO_TORCH_GATES = (0, 2, 3, 1)  # ONNX blocks i, o, f, c -> torch i, f, c (g), o
 
@@ -44,7 +46,7 @@ def read_onnx(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
     try:
         proto = onnx.load_from_string(data)
     except Exception as exc:  # protobuf's DecodeError and friends
-        raise ModelError(f"{model_path}: not an ONNX model ({' '.join(str(exc).split())[:120]})") from None
+        raise ModelError(f"{model_path}: not an ONNX model ({one_line(exc, 120)})") from None
     raw = {p.key: p.value for p in proto.metadata_props}.get(METADATA_KEY)
     try:
         metadata = json.loads(raw) if raw is not None else None
@@ -73,9 +75,7 @@ def sequence_model_from_onnx(path: str | os.PathLike[str]) -> tuple[Crnn, dict[s
         state = _crnn_state(proto, model)
         model.load_state_dict(state, strict=True)
     except (KeyError, ValueError, RuntimeError, IndexError, StopIteration) as exc:
-        raise ModelError(
-            f"{model_path}: its weights do not map onto a crnn ({' '.join(str(exc).split())[:160]})"
-        ) from None
+        raise ModelError(f"{model_path}: its weights do not map onto a crnn ({one_line(exc, 160)})") from None
     return model.eval(), metadata
 
 
@@ -96,9 +96,7 @@ def classifier_from_onnx(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[
         model = get_spec(str(metadata["model"])).build(dict(metadata.get("config") or {}))
         model.load_state_dict(_classifier_state(proto, model), strict=True)
     except (KeyError, ValueError, RuntimeError, IndexError, TypeError) as exc:
-        raise ModelError(
-            f"{model_path}: its weights do not map onto a cnn ({' '.join(str(exc).split())[:160]})"
-        ) from None
+        raise ModelError(f"{model_path}: its weights do not map onto a cnn ({one_line(exc, 160)})") from None
     return model.eval(), metadata
 
 

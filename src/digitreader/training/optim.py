@@ -1,53 +1,16 @@
-"""The pieces of a training step that a recipe configures: overrides and checks, optimiser, learning-rate
-schedule, and the exponential moving average of the weights."""
+"""The pieces of a training step that a recipe configures: optimiser, learning-rate schedule, and the
+exponential moving average of the weights (the recipe's overrides and checks: `training.config`)."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from digitreader.errors import DigitreaderError
-from digitreader.models.recipe import OPTIMIZERS, SCHEDULES, Recipe
-
-if TYPE_CHECKING:
-    from digitreader.training.train import TrainConfig
-
-
-def resolve_recipe(base: Recipe, cfg: TrainConfig) -> Recipe:
-    """The recipe with the command-line overrides applied, checked (--epochs, --steps replace each other)."""
-    recipe = cfg.recipe or base
-    if cfg.epochs is not None:
-        recipe = dataclasses.replace(recipe, epochs=cfg.epochs, steps=None)
-    if cfg.steps is not None:
-        recipe = dataclasses.replace(recipe, steps=cfg.steps, epochs=None)
-    recipe = recipe.replace(batch_size=cfg.batch_size, lr=cfg.lr)
-    check_recipe(recipe)
-    return recipe
-
-
-def check_recipe(recipe: Recipe) -> None:
-    """Raise DigitreaderError naming the first bad hyperparameter."""
-    if not recipe.lr > 0 or not math.isfinite(recipe.lr):
-        raise DigitreaderError(f"learning rate must be > 0 (got {recipe.lr})")
-    if recipe.batch_size < 1:
-        raise DigitreaderError(f"batch size must be >= 1 (got {recipe.batch_size})")
-    if recipe.steps is not None:
-        if recipe.steps < 1:
-            raise DigitreaderError(f"steps must be >= 1 (got {recipe.steps})")
-    elif recipe.epochs is None or recipe.epochs < 1:
-        raise DigitreaderError(f"epochs must be >= 1 (got {recipe.epochs})")
-    if recipe.optimizer not in OPTIMIZERS:
-        raise DigitreaderError(
-            f"unknown optimizer {recipe.optimizer!r} (choose from {', '.join(OPTIMIZERS)})"
-        )
-    if recipe.schedule not in SCHEDULES:
-        raise DigitreaderError(f"unknown schedule {recipe.schedule!r} (choose from {', '.join(SCHEDULES)})")
+from digitreader.models.recipe import Recipe
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:

@@ -28,7 +28,11 @@ from typing import Any
 
 import numpy as np
 
+from digitreader.contract import INPUT_NAME
+from digitreader.data.mnist import load_mnist
 from digitreader.errors import DataError, ModelError
+from digitreader.files import one_line
+from digitreader.training.onnx_io import run_onnx, synthetic_images
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +61,6 @@ def calibration_images(
 
     Without usable MNIST training files: `n` synthetic images (seed `SYNTHETIC_SEED`) and "synthetic".
     """
-    from digitreader.data.mnist import load_mnist
-    from digitreader.training.export import synthetic_images
-
     try:
         train = load_mnist(data_dir, download=False).train_images
     except DataError as exc:
@@ -84,7 +85,7 @@ def quantize_int8(model_bytes: bytes, calibration: np.ndarray) -> bytes:
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
             chunks = range(0, len(batch), CALIBRATION_BATCH)
-            self._feeds = iter([{"image": batch[i : i + CALIBRATION_BATCH]} for i in chunks])
+            self._feeds = iter([{INPUT_NAME: batch[i : i + CALIBRATION_BATCH]} for i in chunks])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self._feeds, None)
@@ -116,7 +117,7 @@ def quantize_int8(model_bytes: bytes, calibration: np.ndarray) -> bytes:
                 )
             quantized = onnx.load(str(int8_path))
         except Exception as exc:  # the quantiser raises many types; the user needs one line
-            raise ModelError(f"int8 quantisation failed ({' '.join(str(exc).split())[:300]})") from None
+            raise ModelError(f"int8 quantisation failed ({one_line(exc, 300)})") from None
     if not any(t.data_type == onnx.TensorProto.INT8 for t in quantized.graph.initializer):
         # e.g. an MLP: all its layers are Gemm. An "int8" file that is the float graph would mislead.
         raise ModelError("no weights were quantised (Gemm layers stay float): export without --int8")
@@ -139,8 +140,6 @@ def quantize_checked(
     name. Raises `ModelError` (one line: `out_path` not written, and why) unless the int8 graph reads `batch`
     like the float graph.
     """
-    from digitreader.training.export import run_onnx
-
     images, source = calibration
     try:
         int8_bytes = quantize_int8(float_bytes, images)

@@ -15,14 +15,13 @@ run stopped and resumed sees the same batches and ends with the same weights as 
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,22 +33,22 @@ from digitreader.data.mnist import load_mnist
 from digitreader.data.strings import DigitBank, make_line, make_strip
 from digitreader.errors import DigitreaderError
 from digitreader.models.crnn import FEATURE_STRIDE, Crnn
-from digitreader.models.recipe import Recipe, recipe_from_dict, recipe_to_dict
+from digitreader.models.recipe import Recipe, recipe_from_dict
 from digitreader.models.registry import get_spec
 from digitreader.training import checkpoint as ckpt_io
 from digitreader.training import distributed
-from digitreader.training.optim import Ema, check_recipe, lr_factor, make_optimizer
-from digitreader.training.tensorboard import TensorBoard
-from digitreader.training.train import (
-    TrainResult,
-    checkpoints_in,
+from digitreader.training.config import TrainConfig, TrainResult, check_recipe
+from digitreader.training.optim import Ema, lr_factor, make_optimizer
+from digitreader.training.run_folder import (
+    append_metrics,
     prepare_out,
-    prune_checkpoints,
+    restore_state,
     resume_command,
+    resumed_checkpoint,
+    save_round,
+    save_state,
 )
-
-if TYPE_CHECKING:
-    from digitreader.training.train import TrainConfig
+from digitreader.training.tensorboard import TensorBoard
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +178,8 @@ def train_sequence(cfg: TrainConfig, recipe: Recipe | None, say: Callable[[str],
     start = _init_checkpoint(cfg)  # read and checked before --out is touched: a typo leaves nothing behind
     out = Path(cfg.out)
     resume_from = prepare_out(out, cfg.resume)
-    # As for classifiers: a damaged last.pt falls back to the newest intact checkpoint.
-    resumed = ckpt_io.load_newest_intact(checkpoints_in(out), say) if resume_from is not None else None
+    resumed = resumed_checkpoint(out, cfg.model, say) if resume_from is not None else None
     if resumed is not None:
-        if resumed.model_name != cfg.model:
-            raise DigitreaderError(
-                f"{resumed.path}: a checkpoint of {resumed.model_name!r}, not {cfg.model!r}"
-            )
         recipe = recipe_from_dict(resumed.recipe)
         check_recipe(recipe)
     assert recipe is not None
@@ -249,12 +243,7 @@ class _SequenceRun:
         self.best, self.best_round = -1.0, 0
         self.stop_requested = False
         if resumed is not None:
-            self.model.load_state_dict(state["model_state"])
-            self.optimizer.load_state_dict(state["optimizer_state"])
-            self.scheduler.load_state_dict(state["scheduler_state"])
-            if self.ema is not None and state.get("ema_state") is not None:
-                self.ema.module.load_state_dict(state["ema_state"])
-            torch.set_rng_state(state["rng"]["torch"])
+            restore_state(resumed, self.model, self.optimizer, self.scheduler, self.ema)
             self.step = resumed.step
             self.history = list(resumed.metrics.get("history", []))
             self.best = float(resumed.metrics.get("best_val_exact", -1.0))
@@ -275,17 +264,17 @@ class _SequenceRun:
         }
 
     def save(self, path: Path) -> Path:
-        return ckpt_io.save_checkpoint(
+        return save_state(
             path,
-            model_name=self.cfg.model,
+            name=self.cfg.model,
             model=self.model,
-            recipe=recipe_to_dict(self.recipe),
+            recipe=self.recipe,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            ema=self.ema,
             epoch=self.step // self.round,
             step=self.step,
             metrics=self.metrics(),
-            optimizer=self.optimizer,
-            scheduler=self.scheduler,
-            ema_state=self.ema.module.state_dict() if self.ema else None,
             extra={"run": {"seed": self.seed, "data": "data.strings (MNIST training digits)",
                            "threads": torch.get_num_threads(), "init": self.init}},
         )  # fmt: skip
@@ -385,17 +374,12 @@ class _SequenceRun:
             "cpu_seconds": round(self.cpu, 1),
         }
         self.history.append(row)
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        append_metrics(self.out, row)
         tb.scalars(self.step, {"val/exact": exact, "val/cer": cer})
         improved = exact > self.best
         if improved:
             self.best, self.best_round = exact, index
-        self.save(self.out / f"checkpoint-e{index:03d}.pt")
-        self.save(self.out / "last.pt")
-        if improved:
-            self.save(self.out / "best.pt")
-        prune_checkpoints(self.out)
+        save_round(self.out, index, improved, self.save)
         self.say(
             f"step {self.step}/{self.total}: loss {train_loss:.3f}, validation exact {exact:.4f} "
             f"(best {self.best:.4f} @ round {self.best_round}), CER {cer:.4f}, {self.elapsed:.0f}s"

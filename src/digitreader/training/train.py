@@ -4,7 +4,7 @@ TensorBoard, atomic checkpoints every epoch and on Ctrl-C, and an exact `--resum
     >>> result = train(TrainConfig(model="cnn", out=Path("runs/cnn")))
     >>> result.best, result.metrics["test_accuracy"]
 
-Files in `out`: ``checkpoint-eNNN.pt`` after each epoch (the newest `KEEP_CHECKPOINTS` are kept),
+Files in `out`: ``checkpoint-eNNN.pt`` after each epoch (the newest `run_folder.KEEP_CHECKPOINTS` kept),
 ``last.pt`` (newest, also written on Ctrl-C), ``best.pt`` (best validation accuracy; the only one scored
 on the test split, once, at the end), ``metrics.jsonl`` (one JSON object per epoch, then one for the
 test) and ``tb/`` (TensorBoard).
@@ -17,16 +17,12 @@ weights, bit for bit, as a run straight through (on the same machine and thread 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import shlex
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +32,24 @@ from tqdm import tqdm
 
 from digitreader.errors import DigitreaderError
 from digitreader.models.base import DigitModel
-from digitreader.models.recipe import Recipe, recipe_from_dict, recipe_to_dict
+from digitreader.models.recipe import Recipe, recipe_from_dict
 from digitreader.models.registry import get_spec
 from digitreader.training import checkpoint as ckpt_io
 from digitreader.training import distributed
 from digitreader.training.augment import augment_batch
+from digitreader.training.config import TrainConfig, TrainResult, check_recipe, resolve_recipe
 from digitreader.training.evaluate import accuracy_and_loss
-from digitreader.training.optim import Ema, check_recipe, lr_factor, make_optimizer, resolve_recipe
+from digitreader.training.optim import Ema, lr_factor, make_optimizer
+from digitreader.training.run_folder import (
+    append_metrics,
+    prepare_out,
+    restore_state,
+    resume_command,
+    resumed_checkpoint,
+    save_round,
+    save_state,
+)
+from digitreader.training.sequence import train_sequence
 from digitreader.training.splits import Splits, as_input, load_splits
 from digitreader.training.tensorboard import TensorBoard
 
@@ -51,91 +58,6 @@ log = logging.getLogger(__name__)
 DRY_RUN_BATCHES = 3  # training batches in a --dry-run
 DRY_RUN_EVAL = 256  # validation / test images in a --dry-run
 LOG_EVERY = 25  # steps between progress-bar and TensorBoard updates
-KEEP_CHECKPOINTS = 3  # per-epoch checkpoints kept (the newest), beside best.pt and last.pt
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """One run of `digits train`. None means "the model's recipe decides"."""
-
-    model: str
-    out: Path
-    epochs: int | None = None
-    steps: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    seed: int = 0
-    resume: bool = False
-    dry_run: bool = False
-    data: Path | None = None  # a user dataset folder (`digits data build`) instead of MNIST
-    with_mnist: bool = False  # add MNIST's training images to the user dataset
-    data_dir: Path | None = None  # where the MNIST files are (or go)
-    threads: int | None = None  # torch CPU threads
-    device: str = "auto"  # cpu, cuda, or auto (cuda when there is a GPU); see training/distributed.py
-    progress: bool = True  # tqdm bar on stderr
-    tensorboard: bool = True
-    recipe: Recipe | None = None  # replaces the registered recipe (experiments, tests)
-    model_config: dict[str, Any] = field(default_factory=dict)  # architecture fields to change
-    init: Path | None = None  # start from this checkpoint's weights (a new run: fine-tuning them)
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """Where the run left its files and what it measured (`metrics` of the best checkpoint)."""
-
-    out: Path
-    best: Path | None
-    last: Path | None
-    metrics: dict[str, Any]
-    interrupted: bool = False
-
-
-def checkpoints_in(out: Path) -> list[Path]:
-    """The checkpoints a run left in `out`, oldest first (last.pt, the newest, at the end)."""
-    found = sorted(out.glob("checkpoint-e*.pt"))
-    if (out / "last.pt").is_file():
-        found.append(out / "last.pt")
-    return found
-
-
-def prune_checkpoints(out: Path, keep: int = KEEP_CHECKPOINTS) -> None:
-    """Delete all but the newest `keep` per-epoch checkpoints in `out` (best.pt and last.pt stay): a long
-    run of a big model kept every epoch (hundreds of MB), while resuming needs only the newest intact one."""
-    for old in sorted(out.glob("checkpoint-e*.pt"))[:-keep]:
-        old.unlink(missing_ok=True)
-
-
-def prepare_out(out: Path, resume: bool) -> Path | None:
-    """Create `out`, check it can be written, and return the checkpoint to resume from (if `resume`)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as exc:
-        raise DigitreaderError(f"{out}: cannot write there ({exc.strerror or exc})") from None
-    found = checkpoints_in(out)
-    if resume and not found:
-        raise DigitreaderError(f"{out}: no checkpoint to resume from (train without --resume first)")
-    if not resume and found:
-        raise DigitreaderError(
-            f"{out}: already holds checkpoints (add --resume to continue, or pick another --out)"
-        )
-    return found[-1] if resume else None
-
-
-def resume_command(cfg: TrainConfig, name: str) -> str:
-    """The `digits train` line that continues a run of `cfg` (same data, threads and processes)."""
-    parts = ["digits", "train", "--model", name, "--out", str(cfg.out), "--resume"]
-    _, world, _ = distributed.world_from_env()
-    if world > 1:  # a worker of `--nproc N`: the run goes on in as many processes
-        parts += ["--nproc", str(world)]
-    if cfg.data is not None:
-        parts += ["--data", str(cfg.data)] + (["--with-mnist"] if cfg.with_mnist else [])
-    if cfg.data_dir is not None:
-        parts += ["--data-dir", str(cfg.data_dir)]
-    if cfg.threads is not None:
-        parts += ["--threads", str(cfg.threads)]
-    return shlex.join(parts)
 
 
 class _Interrupted(Exception):
@@ -157,8 +79,6 @@ def train(cfg: TrainConfig, report: Callable[[str], None] | None = None) -> Trai
     if cfg.init is not None and spec.kind != "sequence":
         raise DigitreaderError("--init starts the sequence reader from a checkpoint; classifiers train anew")
     if spec.kind == "sequence":
-        from digitreader.training.sequence import train_sequence
-
         return train_sequence(cfg, recipe, say)
     out = Path(cfg.out)
     info = distributed.setup(cfg.device)  # joins the process group under torchrun
@@ -178,15 +98,8 @@ def _train(
 ) -> TrainResult:
     resume_from = prepare_out(out, cfg.resume)
     distributed.barrier(info)  # every rank has checked --out before rank 0 writes to it
-    # A damaged last.pt (a crash mid-copy, a flipped bit) falls back to the newest intact checkpoint.
-    resumed = ckpt_io.load_newest_intact(checkpoints_in(out), say) if resume_from is not None else None
+    resumed = resumed_checkpoint(out, name, say) if resume_from is not None else None
     if resumed is not None:
-        resume_from = resumed.path
-        if resumed.model_name != name:
-            raise DigitreaderError(
-                f"{resume_from}: a checkpoint of model {resumed.model_name!r}, not {name!r} "
-                "(pick another --out)"
-            )
         recipe = recipe_from_dict(resumed.recipe)
         check_recipe(recipe)
         seed = int((resumed.state.get("run") or {}).get("seed", cfg.seed))
@@ -265,12 +178,7 @@ class _Run:
 
     def _restore(self, ckpt: ckpt_io.Checkpoint) -> None:
         state = ckpt.state
-        self.model.load_state_dict(state["model_state"])
-        self.optimizer.load_state_dict(state["optimizer_state"])
-        self.scheduler.load_state_dict(state["scheduler_state"])
-        if self.ema is not None and state.get("ema_state") is not None:
-            self.ema.module.load_state_dict(state["ema_state"])
-        torch.set_rng_state(state["rng"]["torch"])
+        restore_state(ckpt, self.model, self.optimizer, self.scheduler, self.ema)
         self.generator.set_state(state["rng"]["generator"])
         self.epoch, self.step = ckpt.epoch, ckpt.step
         self.history = list(ckpt.metrics.get("history", []))
@@ -292,17 +200,17 @@ class _Run:
         }
 
     def _save(self, path: Path, position: dict[str, Any] | None = None) -> Path:
-        return ckpt_io.save_checkpoint(
+        return save_state(
             path,
-            model_name=self.name,
+            name=self.name,
             model=self.model,
-            recipe=recipe_to_dict(self.recipe),
+            recipe=self.recipe,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            ema=self.ema,
             epoch=self.epoch,
             step=self.step,
             metrics=self._metrics(),
-            optimizer=self.optimizer,
-            scheduler=self.scheduler,
-            ema_state=self.ema.module.state_dict() if self.ema else None,
             generator=self.generator,
             extra={
                 "position": position,
@@ -317,8 +225,7 @@ class _Run:
         )
 
     def _log_row(self, row: dict[str, Any]) -> None:
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        append_metrics(self.out, row)
 
     # ---- the loop -----------------------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -481,11 +388,7 @@ class _Run:
         improved = val_acc > self.best_acc
         if improved:
             self.best_acc, self.best_epoch = val_acc, self.epoch
-        self._save(self.out / f"checkpoint-e{self.epoch:03d}.pt")
-        self._save(self.out / "last.pt")
-        if improved:
-            self._save(self.out / "best.pt")
-        prune_checkpoints(self.out)
+        save_round(self.out, self.epoch, improved, self._save)
         distributed.barrier(self.dist)
         self.say(
             f"epoch {self.epoch}/{self.epochs}: loss {row['train_loss']:.4f}, "

@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from digitreader import budget
-from digitreader.data._files import sha256_file
-from digitreader.data.folder import Skipped
+from digitreader.data.user_files import Skipped
 from digitreader.errors import DataError, DigitreaderError
+from digitreader.files import sha256_file
 from digitreader.models.recipe import Augmentation
 from digitreader.names import printable
 from digitreader.tuning.loop import warm_cosine
@@ -268,8 +268,8 @@ def finetune_digits(
     meta.update(
         {"kind": "classifier", "recipe": record["recipe"], "source": {"finetuned_from": record["base"]}}
     )
-    # Written beside `out` under a hidden name, measured, then renamed into place or removed: Ctrl-C or a
-    # refusal leaves no model file behind.
+    # Written beside `out` under a hidden name and measured; `out` itself is written (atomically, with the
+    # record) only when it is not refused, so Ctrl-C or a refusal leaves no model file behind.
     trial = out_path.with_name(f".{out_path.name}.trial")
     try:
         check = np.concatenate([held_images, test_x[:500]])
@@ -289,9 +289,8 @@ def finetune_digits(
         record["mnist_test_after"] = mnist_accuracy(after_engine.classify, test_x, test_y)
         refused = refusal(before, after, out_path, base_path.name, force)
         if not refused:
-            final = export_model(model.eval(), trial, {**meta, "finetune": record}, images=check,
+            final = export_model(model.eval(), out_path, {**meta, "finetune": record}, images=check,
                                  check_data="held-out and MNIST test digits")  # fmt: skip
-            os.replace(trial, out_path)
             write_card(out_path, out_path.read_bytes(), "classifier", str(metadata.get("model")), record)
             log.info("wrote %s (%s)", out_path, final.sha256)
     finally:

@@ -23,8 +23,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from digitreader.data.folder import Skipped
+from digitreader.data.user_files import Skipped
 from digitreader.errors import DataError, DigitreaderError
+from digitreader.files import atomic_write_bytes, sha256_file
 from digitreader.names import printable
 from digitreader.tuning.digits import DigitRecipe
 from digitreader.tuning.loop import TuneRecipe
@@ -167,7 +168,7 @@ def finetune(
     data, export = _exported(model, training, out_path)
     steps = tuned.rounds[-1].step if tuned.rounds else 0
     record = {
-        "base": {"file": base_path.name, "sha256": _sha256(base_path)},
+        "base": {"file": base_path.name, "sha256": sha256_file(base_path)},
         "pictures": counts,
         "recipe": {**recipe.to_dict(), "replay": "generated lines of MNIST training digits (data.strings)"},
         "before": before.to_dict(),
@@ -183,10 +184,9 @@ def finetune(
     record["after"] = after.to_dict()
     refused = refusal(before, after, out_path, base_path.name, force)
     if not refused:
-        from digitreader.training.export import atomic_write
-
         _, data = _reader_of(classifier, data, metadata, record, export, out_path)
-        atomic_write(out_path, data)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out_path, data)
         write_card(out_path, data, "sequence", "crnn", record)
     held_rows = tuple(
         (printable(p.item.name), t, b, a)
@@ -234,7 +234,7 @@ def _reader_of(
     from digitreader.onnx_engine import session_for
     from digitreader.recognizer import Recognizer
     from digitreader.sequence_engine import SequenceEngine, check_sequence_model
-    from digitreader.training.export import with_metadata
+    from digitreader.training.onnx_io import with_metadata
 
     meta: dict[str, Any] = {
         key: metadata[key]
@@ -275,9 +275,3 @@ def _self_labelled(
     training = [(p.strip, p.text) for _, p, _ in found if p is not None]
     counts.update({"unlabelled": len(items), "self_labelled": len(training)})
     return training
-
-
-def _sha256(path: Path) -> str:
-    from digitreader.training.export import sha256_file
-
-    return sha256_file(path)

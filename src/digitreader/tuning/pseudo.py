@@ -18,7 +18,7 @@ import numpy as np
 
 from digitreader import budget
 from digitreader.ctc import digits_only
-from digitreader.data.folder import IMAGE_SUFFIXES
+from digitreader.data.user_files import IMAGE_SUFFIXES
 from digitreader.errors import DataError, DigitreaderError
 from digitreader.tuning.source import Labelled, read_bytes
 from digitreader.vision.load import load_image

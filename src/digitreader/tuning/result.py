@@ -3,13 +3,13 @@ part too small to measure, the refusal of a model worse than its start, the card
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from digitreader.data.folder import Skipped
+from digitreader.data.user_files import Skipped
+from digitreader.files import atomic_write_bytes, sha256_bytes
 from digitreader.tuning.score import Scores
 from digitreader.tuning.split import TOO_FEW_TO_MEASURE
 
@@ -60,15 +60,15 @@ def refusal(before: Scores, after: Scores, out_path: Path, base_name: str, force
 def write_card(out_path: Path, data: bytes, kind: str, model: str, record: dict[str, Any]) -> None:
     """The model's card, ``MODEL.json`` beside ``MODEL.onnx``: where it started, on what, how, with what
     result (the same record is in the file's metadata, under ``finetune``)."""
-    from digitreader.training.export import atomic_write, git_commit
+    from digitreader.training.export import git_commit
 
     card: dict[str, Any] = {
         "file": out_path.name,
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": sha256_bytes(data),
         "model": model,
         "kind": kind,
     }
     card.update(record)  # base, pictures, recipe, before, after, rounds, ...
     card["commit"] = git_commit()
     card["notes"] = "Fine-tuned with `digits finetune`; before/after: the held-out part of the same folder."
-    atomic_write(out_path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
+    atomic_write_bytes(out_path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())

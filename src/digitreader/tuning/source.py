@@ -8,13 +8,19 @@ listed with the reason and left out, as `digits data build` does.
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from digitreader.ctc import ALPHABET, DIGITS
-from digitreader.data.folder import IMAGE_SUFFIXES, MAX_FILE_BYTES, Refused, Skipped, read_limited
+from digitreader.data.user_files import (
+    IMAGE_SUFFIXES,
+    MAX_FILE_BYTES,
+    Refused,
+    Skipped,
+    read_labels_csv,
+    read_limited,
+)
 from digitreader.errors import DataError
 
 LABELS_NAME = "labels.csv"
@@ -73,34 +79,20 @@ def read_bytes(item: Labelled) -> bytes:
 
 
 def _from_csv(path: Path) -> tuple[list[Labelled], list[Skipped]]:
-    try:
-        text = read_limited(path, MAX_FILE_BYTES).decode("utf-8-sig")
-    except Refused as exc:
-        raise DataError(f"{path}: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read the CSV ({exc})") from None
-    base = path.parent
+    rows = read_labels_csv(path, "text", lambda cells: [c.lower() for c in cells] == ["path", "text"])
     items: list[Labelled] = []
     skipped: list[Skipped] = []
-    for line_no, row in enumerate(csv.reader(text.splitlines()), start=1):
-        cells = [c.strip() for c in row]
-        if not any(cells):
+    for row in rows:
+        if isinstance(row, Skipped):
+            skipped.append(row)
             continue
-        if line_no == 1 and [c.lower() for c in cells] == ["path", "text"]:
-            continue  # the header
-        where = f"{path.name}:{line_no}"
-        if len(cells) != 2 or not cells[0]:
-            skipped.append(Skipped(where, "expected two columns: path,text"))
-            continue
-        reason = check_text(cells[1])
-        picture = Path(cells[0]).expanduser()
-        picture = picture if picture.is_absolute() else base / picture
-        if reason is None and picture.suffix.lower() not in IMAGE_SUFFIXES:
-            reason = f"not an image file name ({picture.suffix or 'no suffix'})"
+        reason = check_text(row.value)
+        if reason is None and row.path.suffix.lower() not in IMAGE_SUFFIXES:
+            reason = f"not an image file name ({row.path.suffix or 'no suffix'})"
         if reason is not None:
-            skipped.append(Skipped(f"{where} ({cells[0]})", reason))
+            skipped.append(Skipped(f"{row.where} ({row.name})", reason))
         else:
-            items.append(Labelled(picture, cells[0], cells[1]))
+            items.append(Labelled(row.path, row.name, row.value))
     return items, skipped
 
 

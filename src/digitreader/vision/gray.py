@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from digitreader.errors import ImageError
+from digitreader.files import one_line
 
 BAND_PIXELS = 2_000_000  # pixels converted at a time (bigger pictures go in bands of rows)
 
@@ -51,7 +52,7 @@ def pil_to_gray(im: Image.Image, label: str) -> np.ndarray:
         for rows, band in _pil_bands(im):
             out[rows] = convert(band)
     except ValueError as exc:  # Pillow: "conversion from X to Y not supported"
-        raise ImageError(f"{label}: unsupported image mode {im.mode} ({_one_line(exc)})") from None
+        raise ImageError(f"{label}: unsupported image mode {im.mode} ({one_line(exc)})") from None
     return out
 
 
@@ -164,8 +165,3 @@ def _to_uint8(band: np.ndarray, scale: float) -> np.ndarray:
             values = values[:, :, :3] * alpha + (1.0 - alpha)  # onto white
         values = values @ _LUMA
     return np.clip(np.rint(values * 255.0), 0, 255).astype(np.uint8)
-
-
-def _one_line(exc: object) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__

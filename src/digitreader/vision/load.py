@@ -29,6 +29,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 
 from digitreader import budget
 from digitreader.errors import DigitreaderError, ImageError, ImageTooLargeError, NotAnImageError
+from digitreader.files import one_line
 from digitreader.names import printable
 from digitreader.vision.gray import array_to_gray, check_array, pil_to_gray
 
@@ -93,9 +94,9 @@ def load_image(
             with open(path, "rb") as f:
                 gray = _decode(f, label, max_pixels, max_decoded_bytes)
         except OSError as exc:  # permission denied, name too long and the like (decoding's are ImageError)
-            raise ImageError(f"{label}: cannot open ({_one_line(exc.strerror or exc)})") from None
+            raise ImageError(f"{label}: cannot open ({one_line(exc.strerror or exc)})") from None
         except ValueError as exc:  # a NUL byte in the name
-            raise ImageError(f"{label}: not a usable file name ({_one_line(exc)})") from None
+            raise ImageError(f"{label}: not a usable file name ({one_line(exc)})") from None
     else:
         raise ImageError(
             f"{name or type(source).__name__}: not an image source "
@@ -158,7 +159,7 @@ def _decode(stream: Any, label: str, max_pixels: int, max_bytes: int) -> np.ndar
         raise NotAnImageError(f"{label}: not an image (unknown or unsupported format)") from None
     except Exception as exc:  # a plugin failing on a header it half recognised
         log.debug("%s: header refused", label, exc_info=True)
-        raise NotAnImageError(f"{label}: not a readable image ({_one_line(exc)})") from None
+        raise NotAnImageError(f"{label}: not a readable image ({one_line(exc)})") from None
     with im:
         return _from_pil(im, label, max_pixels, max_bytes)
 
@@ -173,14 +174,14 @@ def _from_pil(im: Image.Image, label: str, max_pixels: int, max_bytes: int) -> n
         raise ImageTooLargeError(f"{label}: image too large (the limit is {max_pixels:,} pixels)") from None
     except Exception as exc:
         log.debug("%s: decoding failed", label, exc_info=True)
-        raise ImageError(f"{label}: damaged or truncated image ({_one_line(exc)})") from None
+        raise ImageError(f"{label}: damaged or truncated image ({one_line(exc)})") from None
     try:
         gray = pil_to_gray(im, label)
     except DigitreaderError:
         raise
     except Exception as exc:  # a plugin whose pixels fail on the way out (a lazily decoded tile, ...)
         log.debug("%s: conversion failed", label, exc_info=True)
-        raise ImageError(f"{label}: damaged image ({_one_line(exc)})") from None
+        raise ImageError(f"{label}: damaged image ({one_line(exc)})") from None
     if _animated(im):
         budget.note("an animated picture: its first frame was read")
     return _upright(gray, im, label)
@@ -204,8 +205,3 @@ def _upright(gray: np.ndarray, im: Image.Image, label: str) -> np.ndarray:
     if turn is None:
         return gray
     return np.asarray(Image.fromarray(gray).transpose(turn))
-
-
-def _one_line(exc: object) -> str:
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__

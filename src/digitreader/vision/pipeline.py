@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import cv2
 import numpy as np
 
 from digitreader import budget
+from digitreader.contract import Mode, check_mode
 from digitreader.errors import DigitreaderError
 from digitreader.vision.lines import ink_mask
 from digitreader.vision.margin import evenly_lit, inside, touches_border, with_margin
@@ -29,9 +29,6 @@ from digitreader.vision.segment import Box, Classify, Region, locate_digits
 from digitreader.vision.spots import full_size_windows, ink_spots
 
 log = logging.getLogger(__name__)
-
-Mode = Literal["auto", "digit", "number"]
-MODES: tuple[str, ...] = ("auto", "digit", "number")
 
 _ANALYSIS_PIXELS = 1_500_000  # larger pictures are shrunk to about this many pixels for analysis
 # Digit mode looks first at a copy this small (longer side): a one-digit picture needs no more, and its
@@ -247,8 +244,7 @@ def find_digits(
 
 def locate(gray: np.ndarray, mode: str = "auto", classify: Classify | None = None) -> Located:
     """`find_digits`, with the mode the picture was read in ("digit" or "number") and its ink's polarity."""
-    if mode not in MODES:
-        raise DigitreaderError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+    check_mode(mode)
     gray = np.asarray(gray)
     if gray.ndim != 2 or gray.dtype != np.uint8:
         raise DigitreaderError(f"image of shape {gray.shape} and dtype {gray.dtype}: expected 2-D uint8 gray")

@@ -21,15 +21,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from digitreader.contract import IMAGE_SIZE, INK_BOX
 from digitreader.vision.lines import ink_mask
 from digitreader.vision.quantiles import UNIT_STEPS, SortedCounts, percentiles_u8, unit_codes
 
 log = logging.getLogger(__name__)
-
-PREPROCESSING_VERSION = "mnist-v1"
-
-SIZE = 28  # side of a digit image
-BOX = 20  # the ink box is scaled so that its longer side is this many pixels (MNIST)
 
 # Ink map: contrast is measured relative to the local background, in [0, 1].
 _MIN_CONTRAST = 0.10  # the stroke core must be at least this much darker/brighter than the paper, else blank
@@ -270,10 +266,10 @@ def prepare_digit(ink_crop: np.ndarray, *, normalise_stroke: bool = False) -> np
         ink = np.clip(ink * (255.0 if ink.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
     box = _ink_box(ink, 0)
     if box is None:
-        return np.zeros((SIZE, SIZE), np.uint8)
+        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     x, y, w, h = box
     crop = ink[y : y + h, x : x + w]
-    scale = BOX / max(w, h)
+    scale = INK_BOX / max(w, h)
     if normalise_stroke:
         # Pad first so thickening has room; the box is re-measured afterwards.
         pad = int(np.ceil(2.0 / scale)) + 1
@@ -283,13 +279,13 @@ def prepare_digit(ink_crop: np.ndarray, *, normalise_stroke: bool = False) -> np
         assert box is not None
         x, y, w, h = box
         crop = crop[y : y + h, x : x + w]
-        scale = BOX / max(w, h)
+        scale = INK_BOX / max(w, h)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
     small = cv2.resize(crop, (nw, nh), interpolation=interp).astype(np.float32)
     peak = float(small.max())
     if peak <= 0:
-        return np.zeros((SIZE, SIZE), np.uint8)
+        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     # Thin strokes shrunk a lot lose their peak; bring the core back to full ink like MNIST's.
     small *= 255.0 / peak
     total = float(small.sum())
@@ -297,11 +293,11 @@ def prepare_digit(ink_crop: np.ndarray, *, normalise_stroke: bool = False) -> np
     cx = float(small.sum(axis=0) @ np.arange(nw, dtype=np.float32)) / total
     # Whole-pixel shift putting the centre of mass at (14, 14), where MNIST has it (measured on its test set:
     # mean 13.98, 14.01); a sub-pixel shift would blur the strokes.
-    dx, dy = int(round(SIZE / 2 - cx)), int(round(SIZE / 2 - cy))
-    out = np.zeros((SIZE, SIZE), np.float32)
+    dx, dy = int(round(IMAGE_SIZE / 2 - cx)), int(round(IMAGE_SIZE / 2 - cy))
+    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
     # Paste with clipping (a very lopsided digit may push part of its box off the canvas, as in MNIST).
     ox0, oy0 = max(0, dx), max(0, dy)
-    ox1, oy1 = min(SIZE, dx + nw), min(SIZE, dy + nh)
+    ox1, oy1 = min(IMAGE_SIZE, dx + nw), min(IMAGE_SIZE, dy + nh)
     if ox1 > ox0 and oy1 > oy0:
         out[oy0:oy1, ox0:ox1] = small[oy0 - dy : oy1 - dy, ox0 - dx : ox1 - dx]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)

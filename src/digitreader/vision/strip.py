@@ -1,11 +1,12 @@
-"""A line of writing cut from an ink map as the sequence reader sees it: a strip `HEIGHT` pixels high.
+"""A line of writing cut from an ink map as the sequence reader sees it: a strip 32 pixels high.
 
 The same two steps make the training strips (`data.strings`) and the strips read (`vision.read_lines`), so
 the reader is trained on exactly what it is later shown:
 
 1. `line_window`: the line's ink box widened by margins proportional to its height (the reader needs to
    see where the line starts and ends, and tolerates cell borders and neighbours in the margins);
-2. `cut_strip`: that window of the ink map (ink bright on 0), scaled to `HEIGHT` pixels high keeping aspect.
+2. `cut_strip`: that window of the ink map (ink bright on 0), scaled to `contract.STRIP_HEIGHT` (32) pixels
+   high keeping aspect.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from digitreader.contract import STRIP_HEIGHT
+
 Box = tuple[int, int, int, int]
 
-HEIGHT = 32  # strip height in pixels: what the sequence reader takes
 MAX_WIDTH = 2048  # a longer strip is squeezed to this width (about 60 digits)
 # Margins around a line's ink, as fractions of its height: near the middle of what training drew
 # (`data.strings.make_strip`); on 1,000 logbook cells (odd rows) 0.15-0.4 above and below and 0.3-0.8 at
@@ -35,7 +37,7 @@ def line_window(
     return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
 
-def cut_strip(ink: np.ndarray, window: Box, height: int = HEIGHT) -> tuple[np.ndarray, float]:
+def cut_strip(ink: np.ndarray, window: Box, height: int = STRIP_HEIGHT) -> tuple[np.ndarray, float]:
     """The `window` of an ink map (uint8, ink bright) as a uint8 strip `height` high, and its x scale.
 
     x in the strip = (x in the ink map - window x) * scale.
