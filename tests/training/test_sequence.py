@@ -132,6 +132,36 @@ def test_a_run_can_start_from_another_runs_weights(
     assert any("starting from the weights of" in line for line in said)
 
 
+def test_a_run_can_start_from_an_exported_reader(tmp_path: Path, tiny_mnist_dir: Path) -> None:
+    """--init takes an exported .onnx reader (the bundled one here): its weights rebuilt in torch."""
+    from digitreader.sequence_engine import DEFAULT_SEQUENCE_MODEL
+    from digitreader.training.checkpoint import load_checkpoint
+    from digitreader.training.from_onnx import sequence_model_from_onnx
+
+    said: list[str] = []
+    cfg = TrainConfig(
+        model="crnn",
+        out=tmp_path / "from-onnx",
+        init=DEFAULT_SEQUENCE_MODEL,
+        lr=1e-12,
+        dry_run=True,
+        data_dir=tiny_mnist_dir,
+        progress=False,
+    )
+    result = train(cfg, report=said.append)
+    bundled, _ = sequence_model_from_onnx(DEFAULT_SEQUENCE_MODEL)
+    tuned = load_checkpoint(result.best).state  # type: ignore[arg-type]
+    for name, value in bundled.state_dict().items():
+        if "running_" in name or "num_batches" in name:
+            continue
+        assert torch.allclose(tuned["model_state"][name].float(), value.float(), atol=1e-6), name
+    assert any("starting from the weights of" in line for line in said)
+    with pytest.raises(ModelError, match="not a sequence reader"):
+        classifier = DEFAULT_SEQUENCE_MODEL.with_name("default.onnx")
+        train(TrainConfig(model="crnn", out=tmp_path / "c", init=classifier, dry_run=True))
+    assert not (tmp_path / "c").exists()
+
+
 def test_init_needs_a_checkpoint_of_the_same_model_and_a_new_run(
     dry_run: Path, tmp_path: Path, tiny_mnist_dir: Path
 ) -> None:

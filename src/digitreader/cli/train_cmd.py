@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--init",
         type=Path,
         metavar="CHECKPOINT",
-        help="sequence reader: start a new run from this checkpoint's weights (fine-tuning them)",
+        help="sequence reader: start a new run from this checkpoint's weights, or an exported reader's "
+        "(.onnx, e.g. the bundled one), fine-tuning them",
     )
     flags.dry_run(p, "run the whole path on a few batches")
     flags.dataset(p)

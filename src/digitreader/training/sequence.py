@@ -38,6 +38,7 @@ from digitreader.models.registry import get_spec
 from digitreader.training import checkpoint as ckpt_io
 from digitreader.training import distributed
 from digitreader.training.config import TrainConfig, TrainResult, check_recipe
+from digitreader.training.from_onnx import sequence_model_from_onnx
 from digitreader.training.optim import Ema, lr_factor, make_optimizer
 from digitreader.training.run_folder import (
     append_metrics,
@@ -199,12 +200,32 @@ def _init_checkpoint(cfg: TrainConfig) -> ckpt_io.Checkpoint | None:
     """The checkpoint `--init` names (None without it), checked to be of the model being trained."""
     if cfg.init is None:
         return None
-    start = ckpt_io.load_checkpoint(cfg.init)
+    if Path(cfg.init).suffix.lower() == ".onnx":
+        start = _exported_reader(Path(cfg.init))
+    else:
+        start = ckpt_io.load_checkpoint(cfg.init)
     if start.model_name != cfg.model:
         raise DigitreaderError(f"--init {cfg.init}: a checkpoint of {start.model_name!r}, not {cfg.model!r}")
     if cfg.model_config:
         raise DigitreaderError("--init keeps the checkpoint's architecture; drop the model settings")
     return start
+
+
+def _exported_reader(path: Path) -> ckpt_io.Checkpoint:
+    """An exported sequence reader (e.g. the bundled one) as a checkpoint to start from: its float
+    weights rebuilt from the ONNX graph (`training.from_onnx`), its architecture from its metadata."""
+    model, metadata = sequence_model_from_onnx(path)
+    return ckpt_io.Checkpoint(
+        path=path,
+        model_name=str(metadata.get("model")),
+        config=dict(metadata.get("config") or {}),
+        preprocessing=dict(metadata.get("preprocessing") or {}),
+        recipe={},
+        epoch=0,
+        step=0,
+        metrics={},
+        state={"model_state": model.state_dict()},
+    )
 
 
 class _SequenceRun:
