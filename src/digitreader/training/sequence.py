@@ -38,7 +38,7 @@ from digitreader.models.registry import get_spec
 from digitreader.training import checkpoint as ckpt_io
 from digitreader.training import distributed
 from digitreader.training.config import TrainConfig, TrainResult, check_recipe
-from digitreader.training.from_onnx import sequence_model_from_onnx
+from digitreader.training.from_onnx import freeze_batchnorm, sequence_model_from_onnx
 from digitreader.training.optim import Ema, lr_factor, make_optimizer
 from digitreader.training.run_folder import (
     append_metrics,
@@ -248,6 +248,14 @@ class _SequenceRun:
         assert isinstance(model, Crnn)
         self.model = model
         self.init = str(cfg.init) if start is not None else (state.get("run") or {}).get("init")
+        # Weights rebuilt from an exported reader carry their BatchNorms folded into the convolutions:
+        # batch statistics would undo the folding, so those BatchNorms stay in eval mode for good (and
+        # in every run that goes on from this one).
+        origin = start.state if start is not None else state
+        self.frozen_norms = bool(
+            (start is not None and Path(start.path).suffix.lower() == ".onnx")
+            or (origin.get("run") or {}).get("frozen_norms")
+        )
         if start is not None:  # fine-tuning: the weights (their average, where saved) of another run
             self.model.load_state_dict(start.state.get("ema_state") or start.state["model_state"])
             say(f"starting from the weights of {start.path} (step {start.step})")
@@ -273,6 +281,11 @@ class _SequenceRun:
             self.cpu = float(resumed.metrics.get("train_cpu_seconds", 0.0))
             say(f"resuming {resumed.path} at step {self.step}")
 
+    def _train_mode(self) -> None:
+        self.model.train()
+        if self.frozen_norms:
+            freeze_batchnorm(self.model)
+
     def metrics(self) -> dict[str, Any]:
         latest = self.history[-1] if self.history else {}
         return {
@@ -297,7 +310,8 @@ class _SequenceRun:
             step=self.step,
             metrics=self.metrics(),
             extra={"run": {"seed": self.seed, "data": "data.strings (MNIST training digits)",
-                           "threads": torch.get_num_threads(), "init": self.init}},
+                           "threads": torch.get_num_threads(), "init": self.init,
+                           "frozen_norms": self.frozen_norms}},
         )  # fmt: skip
 
     def loop(self) -> None:
@@ -340,7 +354,7 @@ class _SequenceRun:
             file=sys.stderr,
             leave=False,
         )
-        self.model.train()
+        self._train_mode()
         started, cpu_started = time.perf_counter(), time.process_time()
         loss_sum, seen = 0.0, 0
         for x, widths, texts in loader:
@@ -405,4 +419,4 @@ class _SequenceRun:
             f"step {self.step}/{self.total}: loss {train_loss:.3f}, validation exact {exact:.4f} "
             f"(best {self.best:.4f} @ round {self.best_round}), CER {cer:.4f}, {self.elapsed:.0f}s"
         )
-        self.model.train()
+        self._train_mode()
