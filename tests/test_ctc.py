@@ -15,6 +15,7 @@ from digitreader.ctc import (
     digits_only,
     edit_distance,
     encode,
+    faint_separators,
     greedy_decode,
     kept,
     text_of,
@@ -92,6 +93,26 @@ def test_weights_favour_a_class_without_changing_confidences() -> None:
     marked = greedy_decode(probs, reading_weights(4.0))
     assert text_of(marked) == "1.2" and marked[1].confidence == pytest.approx(0.3)
     assert reading_weights(4.0)[ALPHABET.index(",") + 1] == 4.0 and reading_weights(4.0)[BLANK] == 1.0
+
+
+def test_a_faint_mark_between_two_digits_is_read_from_the_blank_columns_between_them() -> None:
+    probs = _probs("1__2_3")
+    dot, comma = ALPHABET.index(".") + 1, ALPHABET.index(",") + 1
+    probs[2, BLANK], probs[2, dot], probs[2, comma] = 0.85, 0.05, 0.05  # a dot the best path drops
+    probs[4, BLANK], probs[4, comma] = 0.95, 0.03  # too faint between 2 and 3
+    best = greedy_decode(probs)
+    assert text_of(best) == "123"
+    marked = faint_separators(best, probs, floor=0.08)
+    assert text_of(marked) == "1.23"  # "." and "," together pass the floor; the likelier of the two
+    assert marked[1].peak == 2 and marked[1].confidence == pytest.approx(0.1)
+    assert text_of(faint_separators(best, probs, floor=0.2)) == "123"
+    assert faint_separators(best, probs, floor=0.0) == best  # off
+    # Digits side by side leave no blank column to look in; a mark already read is not doubled.
+    touching = _probs("12")
+    assert text_of(faint_separators(greedy_decode(touching), touching, floor=0.01)) == "12"
+    read = _probs("1_._2")
+    read[1, dot] = read[3, dot] = 0.2
+    assert text_of(faint_separators(greedy_decode(read), read, floor=0.08)) == "1.2"
 
 
 def _brute_force(probs: np.ndarray, digits: str) -> float:

@@ -116,6 +116,30 @@ def reading_weights(separator: float) -> np.ndarray:
     return weights
 
 
+def faint_separators(emitted: list[Emitted], probs: np.ndarray, floor: float) -> list[Emitted]:
+    """`emitted` with a decimal or thousands mark added between two digits wherever the blank columns
+    between them give the mark (`.` and `,` together) at least `floor` on one column.
+
+    A small pen dot between two digits gets a few percent from the reader, far below the blank, so the
+    best path drops it; between two digits it is almost never anything else."""
+    if floor <= 0 or len(emitted) < 2:
+        return emitted
+    probs = np.asarray(probs)
+    dot, comma = ALPHABET.index(".") + 1, ALPHABET.index(",") + 1
+    out = [emitted[0]]
+    for a, b in zip(emitted, emitted[1:], strict=False):
+        if a.char in DIGITS and b.char in DIGITS and b.first > a.last + 1:
+            gap = probs[a.last + 1 : b.first]
+            marks = gap[:, dot] + gap[:, comma]
+            t = int(marks.argmax())
+            if float(marks[t]) >= floor:
+                k = dot if gap[t, dot] >= gap[t, comma] else comma
+                column = a.last + 1 + t
+                out.append(Emitted(ALPHABET[k - 1], column, column, column, float(marks[t])))
+        out.append(b)
+    return out
+
+
 def text_of(emitted: list[Emitted]) -> str:
     """The reading as written: the characters `kept` of the best path."""
     text = "".join(e.char for e in emitted)

@@ -22,7 +22,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitreader.ctc import DIGITS, Emitted, digits_log_likelihood, greedy_decode, kept, reading_weights
+from digitreader.ctc import (
+    DIGITS,
+    Emitted,
+    digits_log_likelihood,
+    faint_separators,
+    greedy_decode,
+    kept,
+    reading_weights,
+)
 from digitreader.reading import Digit
 from digitreader.vision.lines import LOW_LEVEL
 from digitreader.vision.preprocess import ink_map
@@ -46,6 +54,9 @@ AUTO_NUMBER_MARGIN = 0.3
 # taken (`ctc.greedy_decode`). Tuned on the odd rows of meza-cells (see docs/sequence-reader.md).
 SEPARATOR_PRIOR = 4.0
 _WEIGHTS = reading_weights(SEPARATOR_PRIOR)
+# A mark between two digits is read where the blank columns between them give it at least this much
+# (`ctc.faint_separators`). Tuned on the odd rows of meza-cells (see docs/sequence-reader.md).
+SEPARATOR_FLOOR = 0.08
 _BAND_GAP = 0.35  # lines closer than this (x the taller one's height) are one band of writing
 _HALF_DIGIT = 0.6  # a character's columns reach at most this many line heights either side of its best column
 
@@ -99,9 +110,10 @@ def line_strip(gray: np.ndarray, ink_box: Box, dark: bool) -> LineStrip:
 def place_characters(line: LineStrip, probs: np.ndarray, stride: int) -> list[Character]:
     """The characters of the best path through `probs` (T, classes), each with its box and confidence.
 
-    Decimal and thousands marks are favoured by `SEPARATOR_PRIOR`: the reader, trained on drawn marks,
-    drops many of the small ones real writers make."""
-    emitted = greedy_decode(probs, _WEIGHTS)
+    Decimal and thousands marks are favoured by `SEPARATOR_PRIOR`, and one is read between two digits
+    where the blank columns give it `SEPARATOR_FLOOR`: the reader, trained on drawn marks, drops many of
+    the small ones real writers make."""
+    emitted = faint_separators(greedy_decode(probs, _WEIGHTS), probs, SEPARATOR_FLOOR)
     if not emitted:
         return []
     centres = [(e.peak + 0.5) * stride / line.scale + line.window[0] for e in emitted]
