@@ -21,10 +21,10 @@ import numpy as np
 from digitreader import budget
 from digitreader.contract import Mode, check_mode
 from digitreader.errors import DigitreaderError
-from digitreader.vision.lines import ink_mask
 from digitreader.vision.margin import evenly_lit, inside, touches_border, with_margin
 from digitreader.vision.neighbours import central_ink
 from digitreader.vision.preprocess import downscale, ink_map, polarity_vote, single_digit_candidates
+from digitreader.vision.ruled_lines import ink_mask
 from digitreader.vision.segment import Box, Classify, Region, locate_digits
 from digitreader.vision.spots import full_size_windows, ink_spots
 

@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 
 from digitreader.contract import IMAGE_SIZE, INK_BOX
-from digitreader.vision.lines import ink_mask
 from digitreader.vision.quantiles import UNIT_STEPS, SortedCounts, percentiles_u8, unit_codes
+from digitreader.vision.ruled_lines import ink_mask
 
 log = logging.getLogger(__name__)
 

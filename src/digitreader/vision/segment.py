@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 
 from digitreader import budget
-from digitreader.vision.lines import digit_height, ink_mask
 from digitreader.vision.preprocess import prepare_digit
+from digitreader.vision.ruled_lines import digit_height, ink_mask
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Binary ink and the printed lines in it: ruled and grid paper, underlines (shared by both reading modes)."""
+"""Binary ink and the ruled lines in it -- printed or drawn straight lines: ruled and grid paper,
+underlines -- found and removed (shared by both reading modes). Lines of writing are segmentation's."""
 
 from __future__ import annotations
 
