@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from digitreader.vision.candidate import Candidate, Classify
 from digitreader.vision.margin import touches_border
-from digitreader.vision.pipeline import Candidate, Located, _single_in
+from digitreader.vision.pipeline import Located, _single_in
 from digitreader.vision.preprocess import _digit_of, ink_map, polarity_vote
 from digitreader.vision.ruled_lines import LOW_LEVEL
-from digitreader.vision.segment import Classify
 
 MAX_SIDE = 64  # pictures at most this many pixels on each side may take the short way
 # What `vision.pipeline` keeps to itself and this module must match: one-digit pictures are shrunk only
@@ -50,9 +50,7 @@ def locate_small(gray: np.ndarray, mode: str, classify: Classify | None = None) 
         return Located([[Candidate(box=found[1], image=found[0])]], "digit", vote > 0)
     # What the pipeline does with this ink map and a sure vote (`_single_either_polarity`): the line
     # search, and a digit reaching the border (a tight crop) read again inside a margin of paper.
-    regions = _single_in(gray, vote > 0, classify, ink)
-    lines = [[Candidate(box=r.box, image=r.image, probs=r.probs) for r in line] for line in regions]  # type: ignore[arg-type]
-    return Located(lines, "digit", vote > 0)
+    return Located(_single_in(gray, vote > 0, classify, ink), "digit", vote > 0)
 
 
 def may_hold_a_line(ink: np.ndarray) -> bool:
