@@ -6,6 +6,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+__all__ = [
+    "INK_LEVEL",
+    "LOW_LEVEL",
+    "binarise",
+    "digit_height",
+    "hysteresis",
+    "ink_mask",
+    "line_pixels",
+    "open_rows",
+    "remove_lines",
+]
+
 INK_LEVEL = 110  # stroke-core level on an ink map (stroke core = 255): about the middle of the stroke edge
 LOW_LEVEL = 60  # hysteresis: fainter pixels count where they connect to pixels above INK_LEVEL
 _LINE_LENGTH = 2.5  # a straight horizontal run this many digit heights long is a printed or drawn line
