@@ -8,7 +8,7 @@ promise that (the caller then takes the full way). It applies in digit mode to p
 1. no shrinking: such a picture is below every size at which the pipeline shrinks one;
 2. the polarity vote and the ink map as the pipeline makes them; an unsure vote (which the pipeline
    settles by reading the picture both ways) takes the full way;
-3. the search for printed lines spanning the picture (`lines.ink_mask`): a line is a straight run of
+3. the search for printed lines spanning the picture (`ruled_lines.ink_mask`): a line is a straight run of
    ink at least 0.9 of the picture long, and no run is longer than the ink's extent. Where the ink spans
    too little for one (`may_hold_a_line`), nothing can be removed, and the digit is what
    `single_digit_candidates` gives then, its one candidate. Where a line may be there, or the digit
@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from digitreader.vision.lines import LOW_LEVEL
+from digitreader.vision.candidate import Candidate, Classify
 from digitreader.vision.margin import touches_border
-from digitreader.vision.pipeline import Candidate, Located, _single_in
+from digitreader.vision.pipeline import Located, _single_in
 from digitreader.vision.preprocess import _digit_of, ink_map, polarity_vote
-from digitreader.vision.segment import Classify
+from digitreader.vision.ruled_lines import LOW_LEVEL
 
 MAX_SIDE = 64  # pictures at most this many pixels on each side may take the short way
 # What `vision.pipeline` keeps to itself and this module must match: one-digit pictures are shrunk only
 # above 160 px (`_DIGIT_SIDE`) and 1.5 megapixels; a vote under 0.4 is unsure (`_UNSURE_POLARITY`).
 _UNSURE_POLARITY = 0.4
-_LINE_SPAN = 0.9  # `lines.ink_mask(single=True)`: a removed line spans this much of the picture
-_LINE_MIN = 20  # ... and is at least this long (`lines.line_pixels`)
+_LINE_SPAN = 0.9  # `ruled_lines.ink_mask(single=True)`: a removed line spans this much of the picture
+_LINE_MIN = 20  # ... and is at least this long (`ruled_lines.line_pixels`)
 
 
 def locate_small(gray: np.ndarray, mode: str, classify: Classify | None = None) -> Located | None:
@@ -50,17 +50,16 @@ def locate_small(gray: np.ndarray, mode: str, classify: Classify | None = None) 
         return Located([[Candidate(box=found[1], image=found[0])]], "digit", vote > 0)
     # What the pipeline does with this ink map and a sure vote (`_single_either_polarity`): the line
     # search, and a digit reaching the border (a tight crop) read again inside a margin of paper.
-    regions = _single_in(gray, vote > 0, classify, ink)
-    lines = [[Candidate(box=r.box, image=r.image, probs=r.probs) for r in line] for line in regions]  # type: ignore[arg-type]
-    return Located(lines, "digit", vote > 0)
+    return Located(_single_in(gray, vote > 0, classify, ink), "digit", vote > 0)
 
 
 def may_hold_a_line(ink: np.ndarray) -> bool:
-    """False only where `lines.ink_mask(ink, single=True)` can remove nothing.
+    """False only where `ruled_lines.ink_mask(ink, single=True)` can remove nothing.
 
-    A removed line is a run (`lines.open_rows`) of at least the shortest line length `lines.line_pixels`
-    uses, in the ink above `LOW_LEVEL` thickened across the run; a run lies within the ink's extent along
-    it, and one that reaches the picture's edge counts as going on past it, so it needs only about half.
+    A removed line is a run (`ruled_lines.open_rows`) of at least the shortest line length
+    `ruled_lines.line_pixels` uses, in the ink above `LOW_LEVEL` thickened across the run; a run lies within
+    the ink's extent along it, and one that reaches the picture's edge counts as going on past it, so it
+    needs only about half.
     """
     low = ink >= LOW_LEVEL
     return _too_long(np.asarray(low.any(axis=0))) or _too_long(np.asarray(low.any(axis=1)))

@@ -131,6 +131,22 @@ def test_unwritable_out_and_missing_data(
         ]
     )
     assert code == 2 and "no-such-dataset" in _one_line_error(capsys.readouterr().err)
+    assert not (tmp_path / "o").exists()  # a run that could not start leaves no folder behind
+
+
+@pytest.mark.parametrize("model", ["softmax", "crnn"])
+def test_a_run_whose_mnist_fails_to_load_leaves_no_out_folder(
+    capsys: pytest.CaptureFixture[str], tiny_mnist_dir: Path, tmp_path: Path, model: str
+) -> None:
+    broken = tmp_path / "mnist"
+    broken.mkdir()
+    for f in tiny_mnist_dir.iterdir():
+        data = f.read_bytes()
+        (broken / f.name).write_bytes(data[:100] if f.name.startswith("train-images") else data)
+    out = tmp_path / "runs" / "first"
+    code, _, err = _train(capsys, broken, "--model", model, "--dry-run", "--out", str(out))
+    assert code == 2 and "train-images" in _one_line_error(err)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_checkpoint_of_another_model_in_out(

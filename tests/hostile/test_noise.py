@@ -15,7 +15,7 @@ import pytest
 from digitreader.errors import ReadTimeoutError
 from digitreader.recognizer import Recognizer
 from digitreader.vision import segment
-from digitreader.vision.segment import Region, merge_broken
+from digitreader.vision.segment import _merge_broken, _Region
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cheque_4096.jpg"
 
@@ -47,27 +47,27 @@ def test_below_the_cap_static_is_read_as_marks(
     assert reading.notes == ()
 
 
-def broken_digits(n: int) -> list[Region]:
+def broken_digits(n: int) -> list[_Region]:
     """A line of `n` digits written in two pieces each (a 5's flag over its body), side by side."""
     line = []
     for i in range(n):
         x = 40 * i
-        line.append(Region({2 * i + 1}, 0, 10**6, box=(x, 20, 24, 26)))  # body
-        line.append(Region({2 * i + 2}, 0, 10**6, box=(x + 2, 8, 20, 6)))  # flag above it
+        line.append(_Region({2 * i + 1}, 0, 10**6, box=(x, 20, 24, 26)))  # body
+        line.append(_Region({2 * i + 2}, 0, 10**6, box=(x + 2, 8, 20, 6)))  # flag above it
     return sorted(line, key=lambda r: r.box[0])
 
 
 def test_merging_a_long_line_looks_only_at_neighbours(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = 0
-    one_digit = segment._one_digit
+    one_digit = segment._pieces_of_one_digit
 
     def counting(*args: object) -> bool:
         nonlocal calls
         calls += 1
         return one_digit(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(segment, "_one_digit", counting)
-    merged = merge_broken(broken_digits(1000), np.zeros((1, 1), np.int32))
+    monkeypatch.setattr(segment, "_pieces_of_one_digit", counting)
+    merged = _merge_broken(broken_digits(1000), np.zeros((1, 1), np.int32))
     assert len(merged) == 1000
     assert all(len(r.labels) == 2 for r in merged)
     # Looking again from the start after each merge asked about ~n^3 / 3 pairs here (10^8 calls for

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -183,4 +185,37 @@ def test_nproc_launches_the_workers_itself(tiny_mnist_dir: Path, tmp_path: Path)
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "best checkpoint" in done.stdout
+    assert load_checkpoint(out / "last.pt").state["run"]["world_size"] == 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="Ctrl-C as a terminal sends it: to a process group")
+def test_ctrl_c_under_nproc_says_one_line_and_a_resume_command_that_keeps_nproc(
+    tiny_mnist_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    args = _train_args(tiny_mnist_dir, out, "--nproc", "2", "--epochs", "1000", "--batch-size", "32")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "digitreader", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job is
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    try:
+        deadline = time.monotonic() + WORKER_TIMEOUT
+        while not (out / "checkpoint-e001.pt").exists() and time.monotonic() < deadline:
+            assert run.poll() is None, run.communicate()
+            time.sleep(0.2)
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the launcher and both workers get it
+        # Well before the 30 s after which torch's launcher kills workers that do not stop.
+        stdout, stderr = run.communicate(timeout=20)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    assert run.returncode == 130, stdout + stderr
+    assert stderr.strip() == "digits: interrupted"
+    assert "Resume with: digits train --model fast --out" in stdout and "--resume --nproc 2" in stdout
     assert load_checkpoint(out / "last.pt").state["run"]["world_size"] == 2

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from digitreader.errors import DigitreaderError
-from digitreader.vision.pipeline import Candidate, choose_mode, find_digits
+from digitreader.vision.candidate import Candidate
+from digitreader.vision.pipeline import choose_mode, find_digits
 from digitreader.vision.preprocess import ink_map, polarity_vote
 
 Classify = Callable[[np.ndarray], np.ndarray]

@@ -12,7 +12,6 @@ from digitreader.vision.preprocess import (
     ink_map,
     prepare_digit,
     prepare_single_digit,
-    prepare_single_digit_with_box,
     single_digit_candidates,
     stroke_width,
 )
@@ -118,7 +117,7 @@ def test_blank_pictures_have_no_ink_and_no_digit() -> None:
     ):
         assert ink_map(gray).max() == 0
         assert prepare_single_digit(gray) is None
-        assert prepare_single_digit_with_box(gray) is None
+        assert single_digit_candidates(ink_map(gray)) == []
 
 
 def test_prepare_digit_frames_like_mnist() -> None:
@@ -164,8 +163,7 @@ def test_single_digit_keeps_the_digit_drops_specks_and_border_junk() -> None:
     gray = _on_paper(ink)
     gray[:, :6] = 30  # the dark edge of the table beside the sheet
     gray[20:23, 200:203] = 30  # a speck
-    found = prepare_single_digit_with_box(gray)
-    assert found is not None
+    (found,) = single_digit_candidates(ink_map(gray), alternatives=False)
     digit, (x, y, w, h) = found
     ys, xs = np.nonzero(ink > 127)
     assert abs(x - xs.min()) <= 2 and abs(y - ys.min()) <= 2

@@ -2,6 +2,11 @@
 (what ``torchrun`` runs) with the rendezvous on 127.0.0.1. Each worker runs `train.train`, and joins the
 process group there (`distributed.setup`); rank 0's result comes back, and a worker's `DigitreaderError` is
 the same one-line error here.
+
+Ctrl-C reaches the launcher and every worker: the workers stop together at a step's end, rank 0 saves the run
+and says how to resume it, and each leaves at once (the launcher, shutting down, no longer collects results
+and would wait half a minute before killing them); the launcher's shutdown warnings are held back, so the
+command adds one line.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ import dataclasses
 import logging
 import os
 import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -56,10 +64,13 @@ def launch(nproc: int, cfg: TrainConfig) -> TrainResult:
     # Each worker gets an equal share of the cores unless --threads says otherwise (torchrun's habit).
     threads = cfg.threads or max(1, (os.cpu_count() or 1) // nproc)
     try:
-        outputs = elastic_launch(config, _worker)(cfg, threads)
+        with _launcher_quiet():
+            outputs = elastic_launch(config, _worker)(cfg, threads)
     except SignalException:
         raise KeyboardInterrupt from None
     except ChildFailedError as exc:
+        if exc.failures and all(f.exitcode == 130 for f in exc.failures.values()):
+            raise KeyboardInterrupt from None  # Ctrl-C reached the workers alone: each saved and stopped
         failure = next(iter(exc.failures.values()), None)
         detail = failure.message if failure is not None else str(exc)
         raise DigitreaderError(f"a training process failed: {one_line(detail, 300)}") from None
@@ -67,6 +78,21 @@ def launch(nproc: int, cfg: TrainConfig) -> TrainResult:
     if kind == "error":
         raise DigitreaderError(value)
     return value
+
+
+@contextmanager
+def _launcher_quiet() -> Iterator[None]:
+    """torch's launcher logs a Ctrl-C as warnings (a line per worker closed); errors still show."""
+    names = [n for n in list(logging.root.manager.loggerDict) if n.startswith("torch.distributed.elastic")]
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 def _worker(cfg: TrainConfig, threads: int) -> tuple[str, Any]:
@@ -79,4 +105,6 @@ def _worker(cfg: TrainConfig, threads: int) -> tuple[str, Any]:
         result = train(dataclasses.replace(cfg, threads=threads), report=report)
     except DigitreaderError as exc:
         return ("error", str(exc))
+    if result.interrupted:  # Ctrl-C: the run is saved, and the launcher is closing the workers
+        sys.exit(130)  # not through torch's result queue, whose reader waits for nothing more
     return ("ok", result)

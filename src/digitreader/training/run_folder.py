@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import shlex
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,22 @@ def prune_checkpoints(out: Path, keep: int = KEEP_CHECKPOINTS) -> None:
     run of a big model kept every epoch (hundreds of MB), while resuming needs only the newest intact one."""
     for old in sorted(out.glob("checkpoint-e*.pt"))[:-keep]:
         old.unlink(missing_ok=True)
+
+
+@contextmanager
+def left_clean(out: Path) -> Iterator[None]:
+    """A run in `out` that fails before writing anything (MNIST not found, a bad dataset, Ctrl-C while the
+    data loads) leaves no empty `out` behind, nor the folders above it made for it."""
+    made = [p for p in (out, *out.parents) if not p.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        for folder in made:
+            try:
+                folder.rmdir()  # only while empty
+            except OSError:
+                break
+        raise
 
 
 def prepare_out(out: Path, resume: bool) -> Path | None:

@@ -42,6 +42,7 @@ from digitreader.training.evaluate import accuracy_and_loss
 from digitreader.training.optim import Ema, lr_factor, make_optimizer
 from digitreader.training.run_folder import (
     append_metrics,
+    left_clean,
     prepare_out,
     restore_state,
     resume_command,
@@ -78,14 +79,15 @@ def train(cfg: TrainConfig, report: Callable[[str], None] | None = None) -> Trai
     recipe = None if cfg.resume else resolve_recipe(spec.recipe, cfg)
     if cfg.init is not None and spec.kind != "sequence":
         raise DigitreaderError("--init starts the sequence reader from a checkpoint; classifiers train anew")
-    if spec.kind == "sequence":
-        return train_sequence(cfg, recipe, say)
     out = Path(cfg.out)
-    info = distributed.setup(cfg.device)  # joins the process group under torchrun
-    try:
-        return _train(cfg, spec.name, recipe, out, info, say)
-    finally:
-        distributed.teardown(info)
+    with left_clean(out):
+        if spec.kind == "sequence":
+            return train_sequence(cfg, recipe, say)
+        info = distributed.setup(cfg.device)  # joins the process group under torchrun
+        try:
+            return _train(cfg, spec.name, recipe, out, info, say)
+        finally:
+            distributed.teardown(info)
 
 
 def _train(

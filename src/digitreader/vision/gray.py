@@ -22,6 +22,8 @@ from PIL import Image
 from digitreader.errors import ImageError
 from digitreader.files import one_line
 
+__all__ = ["BAND_PIXELS", "array_to_gray", "check_array", "pil_to_gray"]
+
 BAND_PIXELS = 2_000_000  # pixels converted at a time (bigger pictures go in bands of rows)
 
 # ITU-R 601-2 luma, the weights Pillow's convert("L") uses, so arrays and files give the same gray.

@@ -33,6 +33,15 @@ from digitreader.files import one_line
 from digitreader.names import printable
 from digitreader.vision.gray import array_to_gray, check_array, pil_to_gray
 
+__all__ = [
+    "DEFAULT_MAX_DECODED_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "FORMATS",
+    "MIN_SIDE",
+    "ImageSource",
+    "load_image",
+]
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 50_000_000  # 50 MP: above any phone photo, far below what would exhaust memory

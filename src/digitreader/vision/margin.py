@@ -15,7 +15,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-Box = tuple[int, int, int, int]
+from digitreader.vision.candidate import Box
+
+__all__ = ["MARGIN", "evenly_lit", "inside", "touches_border", "with_margin"]
+
 
 MARGIN = 0.25  # of the picture's longer side, on each side: MNIST's 20 px digit has 4 px of 28 around it
 _PAPER_PERCENTILE = 10  # paper: this percentile of the ink-bright picture (ink may cover most of it)

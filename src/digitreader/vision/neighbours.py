@@ -13,9 +13,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from digitreader.vision.candidate import Box
 from digitreader.vision.preprocess import PIECE_LEVEL
 
-Box = tuple[int, int, int, int]
+__all__ = ["central_ink"]
+
 
 _SIGNIFICANT = 0.03  # of the largest component's area: smaller marks join no column (specks)
 # The centre column is a digit when it holds this share of the largest column's ink and is this tall

@@ -21,12 +21,15 @@ import numpy as np
 from digitreader import budget
 from digitreader.contract import Mode, check_mode
 from digitreader.errors import DigitreaderError
-from digitreader.vision.lines import ink_mask
+from digitreader.vision.candidate import Box, Candidate, Classify, classified
 from digitreader.vision.margin import evenly_lit, inside, touches_border, with_margin
 from digitreader.vision.neighbours import central_ink
 from digitreader.vision.preprocess import downscale, ink_map, polarity_vote, single_digit_candidates
-from digitreader.vision.segment import Box, Classify, Region, locate_digits
+from digitreader.vision.ruled_lines import ink_mask
+from digitreader.vision.segment import locate_digits
 from digitreader.vision.spots import full_size_windows, ink_spots
+
+__all__ = ["Located", "choose_mode", "find_digits", "locate"]
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +57,7 @@ _ONE_DIGIT_ASPECT = 1.3  # ink no wider than this (w/h) may be one digit (MNIST 
 _NUMBER_ASPECT = 2.5  # ink wider than this is a number even when it is all one blob
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One digit: its box (x, y, w, h) in the input's pixels, its 28x28 image, probabilities if known."""
-
-    box: Box
-    image: np.ndarray
-    probs: np.ndarray | None = None
+Lines = list[list[Candidate]]  # lines of writing top to bottom, each its digits left to right
 
 
 def _analysis_copy(gray: np.ndarray) -> tuple[np.ndarray, float]:
@@ -83,9 +80,7 @@ def _to_input(box: Box, scale: float, shape: tuple[int, int]) -> Box:
     return (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
 
-def _one_digit(
-    small: np.ndarray, scale: float, classify: Classify | None
-) -> tuple[list[list[Region]], float, float]:
+def _digit_mode(small: np.ndarray, scale: float, classify: Classify | None) -> tuple[Lines, float, float]:
     """Digit mode: the digit of an analysis copy, the scale its box is in (see `_DIGIT_SIDE`), the vote."""
     quick, f = downscale(small, _DIGIT_SIDE)
     vote = polarity_vote(quick)  # the vote looks at a copy this small anyway (preprocess._ANALYSIS_SIDE)
@@ -98,7 +93,7 @@ def _one_digit(
 
 def _single_either_polarity(
     gray: np.ndarray, vote: float, classify: Classify | None, ink: np.ndarray | None = None
-) -> list[list[Region]]:
+) -> Lines:
     """The one digit of `gray` with the voted polarity (its ink map `ink`, when already made); when the vote
     is unsure, also with the other one, and that reading wins if the classifier is clearly surer of it
     (the lit part of a sheet under a hard-edged shadow looks like light ink on a dark ground)."""
@@ -108,14 +103,15 @@ def _single_either_polarity(
     other = _single_in(gray, vote <= 0, classify)
     if not other:
         return found
-    if not found or _confidence(other[0], classify) > _confidence(found[0], classify) + _SWITCH_MARGIN:
+    if not found:
         return other
-    return found
+    other, found = [classified(other[0], classify)], [classified(found[0], classify)]
+    return other if _confidence(other[0]) > _confidence(found[0]) + _SWITCH_MARGIN else found
 
 
 def _single_in(
     gray: np.ndarray, dark: bool, classify: Classify | None, ink: np.ndarray | None = None
-) -> list[list[Region]]:
+) -> Lines:
     """The one digit of `gray` with ink of the given polarity: the one it is centred on, without the
     fragments of neighbouring digits at its sides (`vision.neighbours`). An evenly lit picture whose digit
     reaches its border (a tight crop), or shows none, is read again inside a margin of paper
@@ -126,15 +122,11 @@ def _single_in(
         return found
     padded, margin = with_margin(gray, dark)
     again = _single_centred(ink_map(padded, dark=dark), classify, (margin, margin, shape[1], shape[0]))
-    for line in again:
-        for region in line:
-            region.box = inside(region.box, margin, shape)
+    again = [[replace(c, box=inside(c.box, margin, shape)) for c in line] for line in again]
     return again or found
 
 
-def _single_centred(
-    ink: np.ndarray, classify: Classify | None, frame: Box | None = None
-) -> list[list[Region]]:
+def _single_centred(ink: np.ndarray, classify: Classify | None, frame: Box | None = None) -> Lines:
     """The one digit of an ink map, without what looks like neighbours' fragments at the sides of `frame`
     (`vision.neighbours`), unless the classifier is clearly surer of the digit with them: the pieces of
     one digit cut tightly can stand side by side too."""
@@ -143,12 +135,13 @@ def _single_centred(
     if central is ink or classify is None:
         return found
     whole = _single(ink, classify)
-    if whole and (not found or _confidence(whole[0], classify) > _confidence(found[0], classify)):
-        return whole
-    return found
+    if not whole or not found:
+        return whole or found
+    whole, found = [classified(whole[0], classify)], [classified(found[0], classify)]
+    return whole if _confidence(whole[0]) > _confidence(found[0]) else found
 
 
-def _single(ink: np.ndarray, classify: Classify | None) -> list[list[Region]]:
+def _single(ink: np.ndarray, classify: Classify | None) -> Lines:
     if not ink.any():
         return []  # a blank picture: no digit to look for
     found = single_digit_candidates(ink, alternatives=classify is not None)
@@ -156,23 +149,22 @@ def _single(ink: np.ndarray, classify: Classify | None) -> list[list[Region]]:
         return []
     if len(found) == 1 or classify is None:
         image, box = found[0]
-        return [[Region(set(), 0, 0, box=box, image=image)]]
+        return [[Candidate(box=box, image=image)]]
     # A line spanning the picture touched the digit: with it erased, or as part of the digit (a tight
     # crop)? The reading the classifier is surer of.
     probs = np.asarray(classify(np.stack([image for image, _ in found])), dtype=np.float32)
     best = int(np.argmax(probs.max(axis=1)))
     image, box = found[best]
-    return [[Region(set(), 0, 0, box=box, image=image, probs=probs[best])]]
+    return [[Candidate(box=box, image=image, probs=probs[best])]]
 
 
-def _confidence(regions: list[Region], classify: Classify) -> float:
-    """Probability that every region is read right (product of the top probabilities); fills `probs`."""
-    todo = [r for r in regions if r.probs is None]
-    if todo:
-        probs = np.asarray(classify(np.stack([r.image for r in todo])), dtype=np.float32)  # type: ignore[misc]
-        for r, p in zip(todo, probs, strict=True):
-            r.probs = p
-    return float(np.prod([r.probs.max() for r in regions]))  # type: ignore[union-attr]
+def _confidence(digits: list[Candidate]) -> float:
+    """Probability that every digit (each `classified`) is read right: the product of top probabilities."""
+    tops = []
+    for c in digits:
+        assert c.probs is not None, "classified first"
+        tops.append(c.probs.max())
+    return float(np.prod(tops))
 
 
 def _layout(ink: np.ndarray) -> tuple[int, float, int]:
@@ -215,24 +207,23 @@ def choose_mode(ink: np.ndarray, classify: Classify | None) -> Mode:
     if classify is None:
         return "digit" if count == 1 else "number"
     single = _single(ink, classify)
-    regions = [r for line in locate_digits(ink, classify) for r in line]
-    if not single or len(regions) < 2:
+    digits = [c for line in locate_digits(ink, classify) for c in line]
+    if not single or len(digits) < 2:
         return "digit" if single else "number"
-    return "digit" if _confidence(single[0], classify) >= _confidence(regions, classify) else "number"
+    one = _confidence(classified(single[0], classify))
+    return "digit" if one >= _confidence(classified(digits, classify)) else "number"
 
 
 @dataclass(frozen=True)
 class Located:
     """What `locate` found: lines of digits, the mode it read them in, and the ink's polarity."""
 
-    lines: list[list[Candidate]]
+    lines: Lines
     mode: Mode
     dark_ink: bool
 
 
-def find_digits(
-    gray: np.ndarray, mode: str = "auto", classify: Classify | None = None
-) -> list[list[Candidate]]:
+def find_digits(gray: np.ndarray, mode: str = "auto", classify: Classify | None = None) -> Lines:
     """The digits of a grayscale uint8 picture: lines top to bottom, digits left to right.
 
     `mode` is "digit" (the whole picture is one digit), "number" (a string of digits, possibly several
@@ -260,7 +251,7 @@ def _locate_in(
 ) -> Located:
     """`locate` on an analysis copy `small` of a picture of `shape`, shrunk by `scale`."""
     if mode == "digit":
-        lines, scale, vote = _one_digit(small, scale, classify)
+        lines, scale, vote = _digit_mode(small, scale, classify)
     else:
         vote = polarity_vote(small)  # voted here, not inside ink_map, so a one-digit reading can reuse it
         ink = ink_map(small, dark=vote > 0)
@@ -273,23 +264,16 @@ def _locate_in(
         else:
             lines = locate_digits(ink, classify)
     log.debug("%s mode: %s digits per line", mode, [len(line) for line in lines])
-    found = [
-        [Candidate(box=_to_input(r.box, scale, shape), image=r.image, probs=r.probs) for r in line]  # type: ignore[arg-type]
-        for line in lines
-    ]
+    found = [[replace(c, box=_to_input(c.box, scale, shape)) for c in line] for line in lines]
     return Located(found, "digit" if mode == "digit" else "number", vote > 0)
 
 
 def _classified(found: Located, classify: Classify | None) -> Located:
     """`found` with every digit's probabilities (kept: the recogniser does not classify them again)."""
-    todo = [c for line in found.lines for c in line if c.probs is None]
-    if classify is None or not todo:
+    if classify is None:
         return found
-    probs = dict(zip(map(id, todo), np.asarray(classify(np.stack([c.image for c in todo]))), strict=True))
-    lines = [
-        [c if c.probs is not None else replace(c, probs=probs[id(c)]) for c in line] for line in found.lines
-    ]
-    return replace(found, lines=lines)
+    digits = iter(classified([c for line in found.lines for c in line], classify))
+    return replace(found, lines=[[next(digits) for _ in line] for line in found.lines])
 
 
 def _sureness(found: Located) -> float:
@@ -330,7 +314,7 @@ def _look_closer(
     windows = full_size_windows(spots, scale, shape, _ANALYSIS_PIXELS)
     if mode == "digit":
         windows = windows[:1]  # one digit: where the marks stand out most
-    lines: list[list[Candidate]] = []
+    lines: Lines = []
     modes = set()
     for x, y, w, h in sorted(windows, key=lambda b: (b[1], b[0])):
         budget.check()
@@ -338,8 +322,8 @@ def _look_closer(
         modes.add(got.mode)
         for line in got.lines:
             lines.append([replace(c, box=(c.box[0] + x, c.box[1] + y, c.box[2], c.box[3])) for c in line])
-    read_as = "number" if len(lines) > 1 or "number" in modes else "digit"
-    closer = _classified(Located(lines, read_as, found.dark_ink), classify)  # type: ignore[arg-type]
+    read_as: Mode = "number" if len(lines) > 1 or "number" in modes else "digit"
+    closer = _classified(Located(lines, read_as, found.dark_ink), classify)
     if lines and (not found.lines or _sureness(closer) > _sureness(found)):
         return closer
     if not found.lines:

@@ -11,6 +11,9 @@ The steps, in order:
    (anti-aliased), centre of mass moved to the centre of 28x28; stroke width normalised on request.
 3. `prepare_single_digit(gray)`: "the whole picture is one digit": ink map, drop lines spanning the picture,
    keep the digit's components (drop specks and border junk), crop, prepare. None when there is no digit.
+   The one way to frame a picture's one digit without a classifier (datasets are built with it); reading
+   a picture as one digit -- polarity checked both ways, neighbours' fragments, a box -- is
+   `pipeline.locate(gray, "digit", classify)`, which builds on `single_digit_candidates`.
 """
 
 from __future__ import annotations
@@ -22,8 +25,22 @@ import cv2
 import numpy as np
 
 from digitreader.contract import IMAGE_SIZE, INK_BOX
-from digitreader.vision.lines import ink_mask
 from digitreader.vision.quantiles import UNIT_STEPS, SortedCounts, percentiles_u8, unit_codes
+from digitreader.vision.ruled_lines import ink_mask
+
+__all__ = [
+    "PIECE_LEVEL",
+    "InkStats",
+    "downscale",
+    "ink_contrast",
+    "ink_is_dark",
+    "ink_map",
+    "polarity_vote",
+    "prepare_digit",
+    "prepare_single_digit",
+    "single_digit_candidates",
+    "stroke_width",
+]
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +323,7 @@ def prepare_digit(ink_crop: np.ndarray, *, normalise_stroke: bool = False) -> np
 # ------------------------------------------------------------------------------------------ one digit
 
 
-def digit_mask(ink: np.ndarray) -> np.ndarray | None:
+def _digit_mask(ink: np.ndarray) -> np.ndarray | None:
     """The components of an ink map that make up the one digit it holds (bool mask), or None if none.
 
     Keeps the largest component and those that are large enough and near it (a 5's flag, a broken 4); drops
@@ -371,19 +388,9 @@ def single_digit_candidates(
     return [erased, kept]
 
 
-def single_digit_from_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
-    """The one digit of an ink map, prepared, and its ink box (x, y, w, h) in the map's pixels; None if none.
-
-    Printed lines much longer than the digit is tall (ruled paper, an underline) are removed first
-    (without a classifier to ask, the first of `single_digit_candidates`).
-    """
-    found = single_digit_candidates(ink, alternatives=False)
-    return found[0] if found else None
-
-
 def _digit_of(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """The digit's components of an ink map, cropped with their anti-aliased rim and prepared; and its box."""
-    mask = digit_mask(ink)
+    mask = _digit_mask(ink)
     if mask is None:
         return None
     box = _ink_box(mask, 0)
@@ -398,14 +405,11 @@ def _digit_of(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] |
     return prepare_digit(crop), box
 
 
-def prepare_single_digit_with_box(
-    gray: np.ndarray,
-) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
-    """Like `prepare_single_digit`, plus the ink box (x, y, w, h) in the input's pixels; None if blank."""
-    return single_digit_from_ink(ink_map(gray))
-
-
 def prepare_single_digit(gray: np.ndarray) -> np.ndarray | None:
-    """A picture that is one digit -> its (28, 28) uint8 MNIST-style image, or None when there is no ink."""
-    found = prepare_single_digit_with_box(gray)
-    return None if found is None else found[0]
+    """A picture that is one digit -> its (28, 28) uint8 MNIST-style image, or None when there is no ink.
+
+    Printed lines much longer than the digit is tall (ruled paper, an underline) are removed first: without
+    a classifier to ask, the first of `single_digit_candidates`.
+    """
+    found = single_digit_candidates(ink_map(gray), alternatives=False)
+    return found[0][0] if found else None

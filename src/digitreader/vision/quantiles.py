@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+__all__ = ["UNIT_STEPS", "SortedCounts", "percentiles_u8", "unit_codes"]
+
 UNIT_STEPS = 4095  # values in [0, 1] are counted in steps of 1/4095 (finer changes no reading)
 
 

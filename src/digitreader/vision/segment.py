@@ -19,20 +19,19 @@ Everything here is in the ink map's pixels; `pipeline` maps boxes back to the ca
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from digitreader import budget
-from digitreader.vision.lines import digit_height, ink_mask
+from digitreader.vision.candidate import Box, Candidate, Classify
 from digitreader.vision.preprocess import prepare_digit
+from digitreader.vision.ruled_lines import digit_height, ink_mask
+
+__all__ = ["MAX_MARKS", "locate_digits"]
 
 log = logging.getLogger(__name__)
-
-Box = tuple[int, int, int, int]
-Classify = Callable[[np.ndarray], np.ndarray]
 
 _SPECK = 0.004  # components smaller than this fraction of (digit height)^2 are specks
 _PUNCT_HEIGHT = 0.3  # marks lower than this fraction of the line's digit height are punctuation
@@ -44,8 +43,8 @@ _MAY_SPLIT_WIDTHS = 1.4  # ...as may one wider than this many typical digit widt
 _MUST_SPLIT_ASPECT = 1.4  # wider than this times the line height it surely does,
 _MUST_SPLIT_WIDTHS = 2.0  # ...as it does wider than this many typical widths
 _SPLIT_GAIN = 0.2  # a split must beat the whole by this much confidence (the weaker part against the whole)
-# Pieces `_one_digit` may merge are at most this far apart horizontally (x digit height): its widest
-# reach is the stacked pieces' 0.15; a little more, so the shortcut never decides alone.
+# Pieces `_pieces_of_one_digit` may merge are at most this far apart horizontally (x digit height): its
+# widest reach is the stacked pieces' 0.15; a little more, so the shortcut never decides alone.
 _MERGE_REACH = 0.2
 _MERGE_VECTOR_FROM = 48  # regions to look through at once from which numpy beats a Python loop
 # More candidate marks than this in one picture is noise (or an attack), not writing: a page of 40 lines of
@@ -54,16 +53,16 @@ MAX_MARKS = 2000
 
 
 @dataclass
-class Region:
-    """Pixels of one candidate digit: a set of components, optionally limited to columns [x0, x1)."""
+class _Region:
+    """Pixels of one candidate digit while segmentation works on it: a set of components, optionally limited
+    to columns [x0, x1); its ink box, and its 28x28 image once framed. Merges grow it in place; what leaves
+    this module is a frozen `Candidate`."""
 
     labels: set[int]
     x0: int
     x1: int
     box: Box = (0, 0, 0, 0)
     image: np.ndarray | None = None
-    probs: np.ndarray | None = None
-    parts: list[Region] = field(default_factory=list)
 
     @property
     def cx(self) -> float:
@@ -77,7 +76,7 @@ class Region:
 # --------------------------------------------------------------------------------------------- regions
 
 
-def _box_of(labels: np.ndarray, region: Region, hint: Box) -> Box:
+def _box_of(labels: np.ndarray, region: _Region, hint: Box) -> Box:
     x, y, w, h = hint
     x0, x1 = max(x, region.x0), min(x + w, region.x1)
     sub = np.isin(labels[y : y + h, x0:x1], list(region.labels))
@@ -101,10 +100,10 @@ def _y_overlap(a: Box, b: Box) -> int:
     return min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
 
 
-def group_lines(regions: list[Region], height: float) -> list[list[Region]]:
+def _group_lines(regions: list[_Region], height: float) -> list[list[_Region]]:
     """Regions grouped into lines of writing (vertical overlap), lines top to bottom, each left to right."""
     tall = sorted((r for r in regions if r.box[3] >= 0.5 * height), key=lambda r: -r.box[2] * r.box[3])
-    bands: list[list[Region]] = []
+    bands: list[list[_Region]] = []
     spans: list[tuple[int, int]] = []
     for r in tall:
         y0, y1 = r.box[1], r.bottom
@@ -139,7 +138,7 @@ def _gap(a: Box, b: Box) -> int:
     return max(_x_gap(a, b), -_y_overlap(a, b))
 
 
-def _one_digit(a: Box, b: Box, top: int, base: int, height: int) -> bool:
+def _pieces_of_one_digit(a: Box, b: Box, top: int, base: int, height: int) -> bool:
     """Whether boxes `a` and `b` in a line (digits between `top` and `base`) are pieces of one digit."""
     small = a if a[2] * a[3] < b[2] * b[3] else b
     # A comma below the baseline or a dot sitting on it is punctuation, never a piece of a digit.
@@ -173,15 +172,16 @@ def _one_digit(a: Box, b: Box, top: int, base: int, height: int) -> bool:
     return stacked or flag
 
 
-def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
-    """Merge the pieces of one digit (`_one_digit`) into one region; the line stays sorted left to right.
+def _merge_broken(line: list[_Region], labels: np.ndarray) -> list[_Region]:
+    """Merge the pieces of one digit (`_pieces_of_one_digit`) into one region; the line stays sorted left to
+    right.
 
-    The merges are those of the plain rule "merge the first pair (i, j), i < j, that `_one_digit` accepts,
-    then look again from the start", made without looking again from the start: a row i whose pairs were
-    all refused stays refused until a region after it grows, and each growth is checked against the rows
-    before it at once. Only regions near each other horizontally can be pieces of one digit (every accepted
-    pair lies within `_MERGE_REACH` heights), so each row looks closely only at those. Thousands of specks
-    (a noisy picture) cost O(n^2) array work instead of O(n^3) calls.
+    The merges are those of the plain rule "merge the first pair (i, j), i < j, that `_pieces_of_one_digit`
+    accepts, then look again from the start", made without looking again from the start: a row i whose pairs
+    were all refused stays refused until a region after it grows, and each growth is checked against the
+    rows before it at once. Only regions near each other horizontally can be pieces of one digit (every
+    accepted pair lies within `_MERGE_REACH` heights), so each row looks closely only at those. Thousands
+    of specks (a noisy picture) cost O(n^2) array work instead of O(n^3) calls.
     """
     if len(line) < 2:
         return line
@@ -196,8 +196,8 @@ def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
     done = [False] * len(line)  # rows known to pair with nothing after them
 
     def first_piece(i: int, lo: int, hi: int) -> int:
-        """The first region in [lo, hi) that `_one_digit` takes with region i (asked in the rule's order,
-        the earlier region first), or -1; only regions within reach horizontally are asked."""
+        """The first region in [lo, hi) that `_pieces_of_one_digit` takes with region i (asked in the rule's
+        order, the earlier region first), or -1; only regions within reach horizontally are asked."""
         if hi - lo > _MERGE_VECTOR_FROM:  # a long line (specks): one array pass finds those within reach
             gap = np.maximum(np.asarray(x0[lo:hi]), x0[i]) - np.minimum(np.asarray(x1[lo:hi]), x1[i])
             near = (lo + np.flatnonzero(gap <= reach)).tolist()
@@ -205,7 +205,7 @@ def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
             near = [k for k in range(lo, hi) if max(x0[k], x0[i]) - min(x1[k], x1[i]) <= reach]
         for k in near:
             a, b = (line[i], line[k]) if i < k else (line[k], line[i])
-            if _one_digit(a.box, b.box, top, base, height):
+            if _pieces_of_one_digit(a.box, b.box, top, base, height):
                 return int(k)
         return -1
 
@@ -237,7 +237,7 @@ def merge_broken(line: list[Region], labels: np.ndarray) -> list[Region]:
     return sorted(line, key=lambda r: r.box[0])
 
 
-def drop_punctuation(line: list[Region]) -> list[Region]:
+def _drop_punctuation(line: list[_Region]) -> list[_Region]:
     """Regions that are digits: dots, commas, apostrophes and dashes dropped.
 
     Punctuation is low (a dot, a dash: under `_PUNCT_HEIGHT` of the line's digit height), small both ways
@@ -274,7 +274,7 @@ def _is_punctuation(box: Box, height: float, middle: float) -> bool:
 # --------------------------------------------------------------------------------------------- crops
 
 
-def digit_crop(ink: np.ndarray, labels: np.ndarray, region: Region) -> np.ndarray:
+def _digit_crop(ink: np.ndarray, labels: np.ndarray, region: _Region) -> np.ndarray:
     """The region's ink (grey levels, anti-aliased rim kept), other components' pixels zeroed."""
     x, y, w, h = region.box
     pad = 2
@@ -286,13 +286,13 @@ def digit_crop(ink: np.ndarray, labels: np.ndarray, region: Region) -> np.ndarra
     return np.where(rim > 0, ink[y0:y1, x0:x1], 0).astype(np.uint8)
 
 
-def _with_image(ink: np.ndarray, labels: np.ndarray, region: Region, hint: Box) -> Region:
+def _with_image(ink: np.ndarray, labels: np.ndarray, region: _Region, hint: Box) -> _Region:
     region.box = _box_of(labels, region, hint)
-    region.image = prepare_digit(digit_crop(ink, labels, region))
+    region.image = prepare_digit(_digit_crop(ink, labels, region))
     return region
 
 
-def _cut_columns(labels: np.ndarray, region: Region, height: float, n_cuts: int = 3) -> list[int]:
+def _cut_columns(labels: np.ndarray, region: _Region, height: float, n_cuts: int = 3) -> list[int]:
     """Candidate cut columns: the lowest minima of the vertical ink projection away from the edges."""
     x, y, w, h = region.box
     mask = np.isin(labels[y : y + h, x : x + w], list(region.labels))
@@ -312,7 +312,7 @@ def _cut_columns(labels: np.ndarray, region: Region, height: float, n_cuts: int 
     return [x + c for c in cuts]
 
 
-def should_split(
+def _should_split(
     width: float, height: float, typical: float, whole: float, parts: tuple[float, float]
 ) -> bool:
     """Whether a region `width` pixels wide, in a line of digits `height` tall, is two digits rather than one.
@@ -329,70 +329,82 @@ def should_split(
     return may and min(parts) > whole + _SPLIT_GAIN
 
 
-def split_touching(
-    line: list[Region], ink: np.ndarray, labels: np.ndarray, height: float, classify: Classify | None
-) -> list[Region]:
-    """Split regions too wide for one digit at the cut the classifier is most confident about."""
+def _split_touching(
+    line: list[_Region], ink: np.ndarray, labels: np.ndarray, height: float, classify: Classify | None
+) -> list[Candidate]:
+    """Split regions too wide for one digit at the cut the classifier is most confident about: the line's
+    digits, each with the probabilities the classifier gave it, where it was asked."""
     # The line's usual digit width: the median of its regions that are not 1s; a default aspect without them.
     widths = [r.box[2] for r in line if r.box[2] >= 0.4 * height]
     typical = float(np.median(widths)) if len(widths) >= 3 else _TYPICAL_ASPECT * height
     typical = float(np.clip(typical, 0.5 * height, 1.0 * height))
-    out: list[Region] = []
+    out: list[Candidate] = []
     for r in line:
-        out += _split(r, ink, labels, height, typical, classify, depth=2)
+        out += _split(r, None, ink, labels, height, typical, classify, depth=2)
     return out
 
 
+def _image(r: _Region) -> np.ndarray:
+    assert r.image is not None  # framed by `_with_image` before it is split
+    return r.image
+
+
+def _candidate(r: _Region, probs: np.ndarray | None) -> Candidate:
+    return Candidate(box=r.box, image=_image(r), probs=probs)
+
+
 def _split(
-    r: Region,
+    r: _Region,
+    probs: np.ndarray | None,
     ink: np.ndarray,
     labels: np.ndarray,
     height: float,
     typical: float,
     classify: Classify | None,
     depth: int,
-) -> list[Region]:
+) -> list[Candidate]:
+    """Region `r` (with `probs`, when the classifier has seen it) as one digit or, cut, as several."""
     x, y, w, h = r.box
     must = w > min(_MUST_SPLIT_ASPECT * height, _MUST_SPLIT_WIDTHS * typical)
     may = w > min(_MAY_SPLIT_ASPECT * height, _MAY_SPLIT_WIDTHS * typical)
     if depth == 0 or not may or (classify is None and not must):
-        return [r]
-    options: list[tuple[Region, Region]] = []
+        return [_candidate(r, probs)]
+    options: list[tuple[_Region, _Region]] = []
     for c in _cut_columns(labels, r, height):
-        left = _with_image(ink, labels, Region(set(r.labels), max(r.x0, x), c), r.box)
-        right = _with_image(ink, labels, Region(set(r.labels), c, min(r.x1, x + w)), r.box)
+        left = _with_image(ink, labels, _Region(set(r.labels), max(r.x0, x), c), r.box)
+        right = _with_image(ink, labels, _Region(set(r.labels), c, min(r.x1, x + w)), r.box)
         if left.box[2] > 0 and right.box[2] > 0:
             options.append((left, right))
     if not options:
-        return [r]
+        return [_candidate(r, probs)]
     budget.check()  # before the classifier: the costliest step per region
+    left_probs = right_probs = None
     if classify is None:
         left, right = options[0]
     else:
-        assert r.image is not None
-        batch = np.stack([r.image] + [im for lr in options for im in (lr[0].image, lr[1].image)])  # type: ignore[misc]
-        probs = np.asarray(classify(batch), dtype=np.float32)
-        r.probs = probs[0]
-        parts = [(float(probs[1 + 2 * i].max()), float(probs[2 + 2 * i].max())) for i in range(len(options))]
+        batch = np.stack([_image(r)] + [_image(part) for pair in options for part in pair])
+        got = np.asarray(classify(batch), dtype=np.float32)
+        parts = [(float(got[1 + 2 * i].max()), float(got[2 + 2 * i].max())) for i in range(len(options))]
         best = int(np.argmax([min(a, b) for a, b in parts]))
-        if not should_split(w, height, typical, float(probs[0].max()), parts[best]):
-            return [r]
+        if not _should_split(w, height, typical, float(got[0].max()), parts[best]):
+            return [_candidate(r, got[0])]
         left, right = options[best]
-        left.probs, right.probs = probs[1 + 2 * best], probs[2 + 2 * best]
+        left_probs, right_probs = got[1 + 2 * best], got[2 + 2 * best]
     log.debug("split region at x=%d (width %d, typical %.0f)", left.box[0] + left.box[2], w, typical)
-    return _split(left, ink, labels, height, typical, classify, depth - 1) + _split(
-        right, ink, labels, height, typical, classify, depth - 1
+    return _split(left, left_probs, ink, labels, height, typical, classify, depth - 1) + _split(
+        right, right_probs, ink, labels, height, typical, classify, depth - 1
     )
 
 
 # ---------------------------------------------------------------------------------------------- all
 
 
-def locate_digits(ink: np.ndarray, classify: Classify | None = None) -> list[list[Region]]:
-    """Lines (top to bottom) of digit regions (left to right) in an ink map, each with its 28x28 image.
+def locate_digits(ink: np.ndarray, classify: Classify | None = None) -> list[list[Candidate]]:
+    """Lines (top to bottom) of digits (left to right) in an ink map, each with its box in the map's pixels
+    and its 28x28 image.
 
     `classify` (batch (N, 28, 28) uint8 -> (N, 10) probabilities) chooses where touching digits are cut;
-    without it only regions far too wide for one digit are cut, at the deepest projection minimum. Regions
+    without it only regions far too wide for one digit are cut, at the deepest projection minimum. Digits
     the classifier has already seen carry their `probs`.
     """
     binary, height, _ = ink_mask(ink)
@@ -411,13 +423,13 @@ def locate_digits(ink: np.ndarray, classify: Classify | None = None) -> list[lis
     regions = []
     for i in marks:
         x, y, w, h = (int(v) for v in stats[i, :4])
-        regions.append(Region({int(i)}, 0, labels.shape[1], box=(x, y, w, h)))
+        regions.append(_Region({int(i)}, 0, labels.shape[1], box=(x, y, w, h)))
     lines = []
-    for line in group_lines(regions, height):
+    for line in _group_lines(regions, height):
         budget.check()
-        line = drop_punctuation(merge_broken(line, labels))
+        line = _drop_punctuation(_merge_broken(line, labels))
         line = [_with_image(ink, labels, r, r.box) for r in line]
         if line:
             line_h = float(np.median([r.box[3] for r in line]))
-            lines.append(split_touching(line, ink, labels, line_h, classify))
+            lines.append(_split_touching(line, ink, labels, line_h, classify))
     return [line for line in lines if line]

@@ -32,8 +32,8 @@ from digitreader.ctc import (
     reading_weights,
 )
 from digitreader.reading import Digit
-from digitreader.vision.lines import LOW_LEVEL
 from digitreader.vision.preprocess import ink_map
+from digitreader.vision.ruled_lines import LOW_LEVEL
 from digitreader.vision.strip import cut_strip, line_window
 
 Box = tuple[int, int, int, int]

@@ -13,11 +13,12 @@ digit does, while a quarter of the digits in numbers and a tenth of the single d
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-Classify = Callable[[np.ndarray], np.ndarray]
+from digitreader.vision.candidate import Classify
+
+__all__ = ["SHIFTS", "UNSURE_BELOW", "shift_averaged", "shifted_copies"]
+
 
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (dx, dy) in pixels; the first is the digit as framed
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from digitreader.vision.candidate import Box
 from digitreader.vision.quantiles import percentiles_u8
 
-Box = tuple[int, int, int, int]
+__all__ = ["MAX_SPOTS", "SMALL_SPOT", "full_size_windows", "ink_spots"]
+
 
 _HAT = 11  # analysis pixels: wider than a stroke of small writing there, narrower than lighting changes
 _NOISE_SPREAD = 6.0  # a mark stands out by this many times the spread (median to 90th percentile) of paper

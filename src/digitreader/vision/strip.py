@@ -15,8 +15,10 @@ import cv2
 import numpy as np
 
 from digitreader.contract import STRIP_HEIGHT
+from digitreader.vision.candidate import Box
 
-Box = tuple[int, int, int, int]
+__all__ = ["MARGIN_X", "MARGIN_Y", "MAX_WIDTH", "cut_strip", "line_window"]
+
 
 MAX_WIDTH = 2048  # a longer strip is squeezed to this width (about 60 digits)
 # Margins around a line's ink, as fractions of its height: near the middle of what training drew

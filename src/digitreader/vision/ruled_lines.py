@@ -1,9 +1,22 @@
-"""Binary ink and the printed lines in it: ruled and grid paper, underlines (shared by both reading modes)."""
+"""Binary ink and the ruled lines in it -- printed or drawn straight lines: ruled and grid paper,
+underlines -- found and removed (shared by both reading modes). Lines of writing are segmentation's."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+__all__ = [
+    "INK_LEVEL",
+    "LOW_LEVEL",
+    "binarise",
+    "digit_height",
+    "hysteresis",
+    "ink_mask",
+    "line_pixels",
+    "open_rows",
+    "remove_lines",
+]
 
 INK_LEVEL = 110  # stroke-core level on an ink map (stroke core = 255): about the middle of the stroke edge
 LOW_LEVEL = 60  # hysteresis: fainter pixels count where they connect to pixels above INK_LEVEL

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from digitreader.vision.lines import open_rows, remove_lines
+from digitreader.vision.ruled_lines import open_rows, remove_lines
 
 
 def opencv_open(binary: np.ndarray, length: int) -> np.ndarray:
