@@ -36,6 +36,23 @@ from digitreader.vision.preprocess import ink_map
 from digitreader.vision.ruled_lines import LOW_LEVEL
 from digitreader.vision.strip import cut_strip, line_window
 
+__all__ = [
+    "AUTO_NUMBER_MARGIN",
+    "LIKELIHOOD_MARGIN",
+    "SEPARATOR_FLOOR",
+    "SEPARATOR_PRIOR",
+    "Character",
+    "LineReading",
+    "LineStrip",
+    "bands",
+    "choose_reading",
+    "line_strip",
+    "place_characters",
+    "read_line",
+    "switch_to_number",
+    "with_separators",
+]
+
 Box = tuple[int, int, int, int]
 
 # Context cut around a line's ink box before its ink map is made (fractions of the line's height): about
