@@ -29,6 +29,7 @@ class Augmentation:
     thickness: float = 0.0  # probability that a sample's strokes are thickened or thinned (half each)
     elastic_px: float = 0.0  # peak displacement of a smooth random warp, in pixels
     probability: float = 1.0  # fraction of samples that are distorted at all (the rest pass through)
+    styles: float = 0.0  # share of 1s, 7s and 0s drawn continental: up-stroke, bar, slash (`training.styles`)
 
     @property
     def enabled(self) -> bool:
@@ -40,6 +41,7 @@ class Augmentation:
             self.shift_px,
             self.thickness,
             self.elastic_px,
+            self.styles,
         )
         return self.probability > 0 and any(s > 0 for s in strengths)
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from digitreader.models.recipe import Augmentation
+from digitreader.training.styles import add_styles
 
 _ELASTIC_CELLS = 4  # the random displacement is drawn on a 4x4 lattice and smoothly upsampled
 
@@ -24,13 +25,21 @@ def _uniform(n: int, generator: torch.Generator, low: float, high: float) -> tor
     return low + (high - low) * torch.rand(n, generator=generator)
 
 
-def augment_batch(images: torch.Tensor, augment: Augmentation, generator: torch.Generator) -> torch.Tensor:
-    """Distort `images` (float [N, 1, H, W] in [0, 1], ink bright) with the strengths in `augment`.
+def augment_batch(
+    images: torch.Tensor,
+    augment: Augmentation,
+    generator: torch.Generator,
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Distort `images` (float [N, 1, H, W] in [0, 1], ink bright) with the strengths in `augment`;
+    with their `labels`, restyle a share of 1s, 7s and 0s first (`augment.styles`, `training.styles`).
 
     Returns a new tensor of the same shape, in [0, 1]. With every strength 0 the input is returned as is.
     """
     if not augment.enabled or images.shape[0] == 0:
         return images
+    if augment.styles > 0 and labels is not None:
+        images = add_styles(images, labels, augment.styles, generator)
     n, _, height, width = images.shape
     # Draw everything up front, in one fixed order, whether or not a strength is 0 (keeps the stream aligned).
     active = (torch.rand(n, generator=generator) < augment.probability).float()

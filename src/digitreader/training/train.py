@@ -293,8 +293,9 @@ class _Run:
                 sums["cpu_seconds"] += time.process_time() - cpu_started
                 self._interrupt({"epoch": self.epoch, "batch": i, "perm": perm, "sums": sums}, started)
             idx = distributed.shard(perm[i * self.batch : (i + 1) * self.batch], self.dist)
-            x = augment_batch(as_input(train.images[idx]), recipe.augment, self._augment_generator())
-            x, y = x.to(self.dist.device), train.labels[idx].to(self.dist.device)
+            y = train.labels[idx]
+            x = augment_batch(as_input(train.images[idx]), recipe.augment, self._augment_generator(), y)
+            x, y = x.to(self.dist.device), y.to(self.dist.device)
             logits = self.net(x)
             loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
