@@ -229,5 +229,5 @@ def test_a_large_picture_is_read_within_a_few_times_its_decoded_size(tmp_path: P
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     text, grown_mib = out.stdout.split()
-    assert text == "1"
+    assert len(text) == 1 and text.isdigit()  # read through (a filled box has no right answer)
     assert int(grown_mib) < 2 * 196, f"the read grew the process by {grown_mib} MiB"

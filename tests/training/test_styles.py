@@ -1,4 +1,4 @@
-"""Continental styles drawn by label: a 1's up-stroke, a 7's bar, a 0's slash; nothing else touched."""
+"""Continental styles drawn by label: a 1's up-stroke, a 7's bar; nothing else touched."""
 
 from __future__ import annotations
 
@@ -34,9 +34,7 @@ def test_every_chosen_digit_gets_its_stroke_where_it_belongs() -> None:
     assert added[0, 5:, :13].sum() > 3 and added[0, :3].sum() == 0
     # The 7: a bar crossing the stem between 40% and 70% of the way down.
     assert added[1, 12:19, 10:14].sum() > 2 and added[1, 12:19, 17:22].sum() > 2
-    # The 0: a slash through the inside of the ring, from upper right to lower left.
-    assert added[2, 6:12, 13:18].sum() > 1 and added[2, 16:22, 10:15].sum() > 1
-    assert torch.equal(out[3], x[3])  # a 4 has no continental stroke
+    assert torch.equal(out[2], x[2]) and torch.equal(out[3], x[3])  # 0s and 4s are left as they are
 
 
 def test_a_share_of_zero_changes_nothing_and_a_generator_repeats() -> None:
@@ -46,7 +44,7 @@ def test_a_share_of_zero_changes_nothing_and_a_generator_repeats() -> None:
     b = add_styles(x, labels, 0.5, torch.Generator().manual_seed(2))
     assert torch.equal(a, b)
     changed = sum(not torch.equal(a[i], x[i]) for i in range(len(x)))
-    assert 15 <= changed <= 45  # about half of 60
+    assert 10 <= changed <= 30  # about half of the 40 ones and sevens
 
 
 def test_augment_batch_restyles_only_when_given_labels() -> None:

@@ -143,16 +143,32 @@ def test_a_colon_or_stray_specks_between_digits_are_not_a_digit(d: Callable, cla
     assert text_of(lines, classify) == "1230"
 
 
-def test_touching_digits_are_split_where_the_classifier_agrees(d: Callable, classify: Classify) -> None:
-    page = Page(140, 300)
-    a, b = d(3, 70), d(4, 70)
-    page.paste(a, 40, 30)
-    page.paste(b, 40 + a.shape[1] - 10, 100 - b.shape[0])  # strokes overlap: one connected blob
-    n, _ = cv2.connectedComponents((ink_map(page.photo()) > 110).astype(np.uint8))
-    assert n - 1 == 1, "the two digits should touch for this test to mean anything"
-    lines = find_digits(page.photo(), "number", classify)
-    assert text_of(lines, classify) == "34"
-    assert all(c.probs is not None for c in lines[0])  # the classifier already saw them while choosing
+def test_touching_digits_are_split_where_the_classifier_agrees(
+    digits_by_label: dict[int, list[np.ndarray]], classify: Classify
+) -> None:
+    """Pairs of MNIST digits whose strokes overlap (one connected blob) are cut where the classifier reads
+    both halves as digits. Segmentation alone reads about a third of such pairs (both bundled classifiers
+    measured 19 of 55); in number mode the sequence reader reads the rest. Seeded pairs, not one chosen
+    pair, so a retrained classifier is judged on the rate."""
+    rng = np.random.default_rng(0)
+    read = touching = 0
+    for _ in range(40):
+        p, q = (int(v) for v in rng.integers(0, 10, 2))
+        a = pen(digits_by_label[p][int(rng.integers(20))], 70)
+        b = pen(digits_by_label[q][int(rng.integers(20))], 70)
+        page = Page(140, 300)
+        page.paste(a, 40, 30)
+        page.paste(b, 40 + a.shape[1] - 10, 100 - b.shape[0])  # strokes overlap: one connected blob
+        n, _ = cv2.connectedComponents((ink_map(page.photo()) > 110).astype(np.uint8))
+        if n - 1 != 1:
+            continue  # these two happen not to touch
+        touching += 1
+        lines = find_digits(page.photo(), "number", classify)
+        if text_of(lines, classify) == f"{p}{q}":
+            read += 1
+            # A cut is kept where the classifier agreed: it has already read both halves.
+            assert all(c.probs is not None for c in lines[0])
+    assert touching >= 30 and read >= 0.25 * touching, (read, touching)
 
 
 def test_broken_strokes_of_one_digit_are_merged(d: Callable, classify: Classify) -> None:

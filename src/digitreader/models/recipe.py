@@ -29,7 +29,7 @@ class Augmentation:
     thickness: float = 0.0  # probability that a sample's strokes are thickened or thinned (half each)
     elastic_px: float = 0.0  # peak displacement of a smooth random warp, in pixels
     probability: float = 1.0  # fraction of samples that are distorted at all (the rest pass through)
-    styles: float = 0.0  # share of 1s, 7s and 0s drawn continental: up-stroke, bar, slash (`training.styles`)
+    styles: float = 0.0  # share of 1s and 7s drawn continental: up-stroke, bar (`training.styles`)
 
     @property
     def enabled(self) -> bool:

@@ -32,7 +32,7 @@ def augment_batch(
     labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Distort `images` (float [N, 1, H, W] in [0, 1], ink bright) with the strengths in `augment`;
-    with their `labels`, restyle a share of 1s, 7s and 0s first (`augment.styles`, `training.styles`).
+    with their `labels`, restyle a share of 1s and 7s first (`augment.styles`, `training.styles`).
 
     Returns a new tensor of the same shape, in [0, 1]. With every strength 0 the input is returned as is.
     """
