@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from digitreader.data.mnist import load_mnist
@@ -55,3 +56,17 @@ def test_evaluate_scores_an_exported_onnx_model_like_its_checkpoint(
     assert from_onnx.model_name == "mlp" and from_onnx.count == 200
     assert np.array_equal(from_onnx.confusion, from_pt.confusion)
     assert (tmp_path / "eval-test" / "confusion.png").is_file()  # beside the .onnx by default
+
+
+def test_evaluating_the_bundled_model_writes_into_the_working_folder(
+    tmp_path: Path, tiny_mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package's weights folder is no place for a user's pictures (and is often read-only)."""
+    from digitreader.onnx_engine import DEFAULT_MODEL, WEIGHTS_DIR
+
+    before = sorted(p.name for p in WEIGHTS_DIR.iterdir())
+    monkeypatch.chdir(tmp_path)
+    report = evaluate(DEFAULT_MODEL, split="test", data_dir=tiny_mnist_dir)
+    assert (tmp_path / "eval-default-test" / "confusion.png").is_file()
+    assert sorted(p.name for p in WEIGHTS_DIR.iterdir()) == before
+    assert 0.0 <= report.accuracy <= 1.0

@@ -26,7 +26,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     flags.dataset(p, help="a dataset folder instead of MNIST")
     flags.data_dir(p)
     p.add_argument(
-        "--out", type=Path, metavar="DIR", help="where the PNGs go (default: beside the checkpoint)"
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where the PNGs go (default: eval-SPLIT beside the file; for the bundled model, here)",
     )
     p.set_defaults(handler=_run)
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from digitreader.files import atomic_file
+from digitreader.onnx_engine import WEIGHTS_DIR
 from digitreader.training.splits import Part, as_input
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,14 @@ def save_confusion_png(matrix: np.ndarray, path: Path, title: str) -> Path:
     return path
 
 
+def _default_out(path: Path, split: str) -> Path:
+    """`eval-<split>` beside the evaluated file, or in the working folder for a bundled model: the
+    package's own folder is no place for a user's pictures (and is often read-only)."""
+    if path.resolve().parent == WEIGHTS_DIR:
+        return Path.cwd() / f"eval-{path.stem}-{split}"
+    return path.parent / f"eval-{split}"
+
+
 def evaluate(
     checkpoint: str | os.PathLike[str],
     split: str = "test",
@@ -167,7 +176,7 @@ def evaluate(
     accuracy = float((predictions == labels).mean())
     log.info("%s on %s: accuracy %.4f (%d errors)", path, description, accuracy, len(wrong))
 
-    out_dir = Path(out) if out is not None else path.parent / f"eval-{split}"
+    out_dir = Path(out) if out is not None else _default_out(path, split)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
