@@ -63,3 +63,12 @@ def test_unwritable_destination(tmp_path: Path) -> None:
 
 def _has(pixels: np.ndarray, colour: tuple[int, int, int]) -> bool:
     return bool((pixels == np.array(colour, np.uint8)).all(axis=-1).any())
+
+
+def test_words_of_a_title_are_drawn_apart(tmp_path: Path) -> None:
+    """Pillow's built-in font draws a space 2 px wide: "24 misclassified" looked like one word."""
+    out = save_grid(_digits(2), np.array([1, 2]), tmp_path / "t.png", title="24 misclassified")
+    strip = np.asarray(Image.open(out).convert("L"))[:16]
+    inked = np.flatnonzero((strip < 160).any(axis=0))
+    gaps = np.diff(inked) - 1  # blank columns between inked ones
+    assert gaps.max() >= 4, gaps

@@ -26,6 +26,30 @@ _FONT_SIZE = 11
 _TEXT_H = 14  # the label strip under each digit
 
 
+def _word_gap(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> float:
+    # Pillow's built-in font draws a space 2 px wide at this size: "24 misclassified" read as one word.
+    return max(float(font.getlength(" ")), 0.4 * _FONT_SIZE)
+
+
+def _spaced_length(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> float:
+    words = text.split(" ")
+    return sum(float(font.getlength(w)) for w in words) + _word_gap(font) * (len(words) - 1)
+
+
+def _draw_spaced(
+    draw: ImageDraw.ImageDraw,
+    xy: tuple[float, float],
+    text: str,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    fill: tuple[int, int, int],
+) -> None:
+    """`text` drawn word by word with a visible gap between words."""
+    x, y = xy
+    for word in text.split(" "):
+        draw.text((x, y), word, fill=fill, font=font)
+        x += float(font.getlength(word)) + _word_gap(font)
+
+
 def save_grid(
     images: np.ndarray,
     labels: Sequence[int] | np.ndarray,
@@ -57,11 +81,11 @@ def save_grid(
     font = ImageFont.load_default(size=_FONT_SIZE)
     width = columns * cell_w
     if title:  # widen a narrow grid so its title is not cut off
-        width = max(width, math.ceil(font.getlength(title)) + 2 * _PAD)
+        width = max(width, math.ceil(_spaced_length(title, font)) + 2 * _PAD)
     canvas = Image.new("RGB", (width, top + rows * cell_h), PAPER)
     draw = ImageDraw.Draw(canvas)
     if title:
-        draw.text((_PAD, _PAD), title, fill=TEXT, font=font)
+        _draw_spaced(draw, (_PAD, _PAD), title, font, TEXT)
     for i in range(n):
         x = (i % columns) * cell_w + _PAD
         y = top + (i // columns) * cell_h + _PAD
@@ -71,8 +95,8 @@ def save_grid(
         if predictions is not None and int(predictions[i]) != int(labels[i]):
             text, colour = f"{int(labels[i])} as {int(predictions[i])}", WRONG
             draw.rectangle((x - 2, y - 2, x + w + 1, y + h + 1), outline=WRONG, width=2)
-        text_w = draw.textlength(text, font=font)
-        draw.text((x + (w - text_w) / 2, y + h + 1), text, fill=colour, font=font)
+        text_w = _spaced_length(text, font)
+        _draw_spaced(draw, (x + (w - text_w) / 2, y + h + 1), text, font, colour)
 
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG", optimize=True)
