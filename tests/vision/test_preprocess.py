@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from digitreader.vision.preprocess import (
+    _median_u8,
     _opening,
     ink_is_dark,
     ink_map,
@@ -180,3 +181,9 @@ def test_a_line_through_the_digit_gives_two_readings_unless_only_the_first_is_wa
     assert kept[1][2] > 200 and erased[1][2] < 160  # only the kept reading spans the picture
     (first,) = single_digit_candidates(m, alternatives=False)
     assert first[1] == erased[1] and np.array_equal(first[0], erased[0])
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 112, 113])
+def test_median_u8_is_numpys_median(size: int) -> None:
+    values = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8)
+    assert _median_u8(values) == float(np.median(values.astype(np.float32)))

@@ -102,8 +102,17 @@ def _opening(small: np.ndarray) -> np.ndarray:
     return opened[r:-r, r:-r]
 
 
-def _large_median(small: np.ndarray) -> np.ndarray:
-    """Median filter (float32) over a window half the picture's short side: the paper level around each
+def _median_u8(values: np.ndarray) -> float:
+    """`np.median` of uint8 values (the mean of the middle two where they are even in number), exactly."""
+    ordered = np.sort(values, axis=None)
+    middle = ordered.size // 2
+    if ordered.size % 2:
+        return float(ordered[middle])
+    return (int(ordered[middle - 1]) + int(ordered[middle])) / 2
+
+
+def _large_median_u8(small: np.ndarray) -> np.ndarray:
+    """Median filter (uint8) over a window half the picture's short side: the paper level around each
     pixel. Taken on a half-size copy and interpolated back: the window is wide, so its median is smooth,
     and the filter's cost (~1 ms at 160 px) falls by four."""
     h, w = small.shape
@@ -116,7 +125,7 @@ def _large_median(small: np.ndarray) -> np.ndarray:
     median = cv2.medianBlur(padded, k)[pad:-pad, pad:-pad]
     if half is not small:
         median = cv2.resize(median, (w, h), interpolation=cv2.INTER_LINEAR)
-    return median.astype(np.float32)
+    return median
 
 
 def _dark_ink_votes(small: np.ndarray) -> tuple[float, float]:
@@ -126,12 +135,13 @@ def _dark_ink_votes(small: np.ndarray) -> tuple[float, float]:
     ink covers half of a window). Border: how far the darkest and brightest pixels reach from the border's
     median level (paper is usually at the edge; fooled by a shadow across the border).
     """
-    diff = small.astype(np.float32) - _large_median(small)
-    darker = float(np.maximum(-diff - 8.0, 0).sum())
-    brighter = float(np.maximum(diff - 8.0, 0).sum())
+    # In whole numbers: both terms are uint8 levels, and every partial sum stays below 2**24, so float32
+    # would give these sums exactly too (the ints only save the conversions).
+    diff = small.astype(np.int32) - _large_median_u8(small)
+    darker = float(np.maximum(-diff - 8, 0).sum())
+    brighter = float(np.maximum(diff - 8, 0).sum())
     local = (darker - brighter) / (darker + brighter + 1e-6)
-    border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]]).astype(np.float32)
-    level = float(np.median(border))
+    level = _median_u8(np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]]))
     lo, hi = percentiles_u8(small, [0.5, 99.5])
     edge = ((level - lo) - (hi - level)) / max(float(hi - lo), 1.0)
     return local, edge
@@ -335,6 +345,10 @@ def _digit_mask(ink: np.ndarray) -> np.ndarray | None:
     if n <= 1:
         return None
     h, w = ink.shape
+    if n == 2:
+        # One component: what the rules below come to then (it is kept as the main piece, even as a strip
+        # along the border, when it is large enough), without their arrays.
+        return binary.astype(bool) if stats[1, cv2.CC_STAT_AREA] >= max(6.0, 1e-4 * h * w) else None
     areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
     x, y, bw, bh = (stats[1:, i] for i in range(4))
     # Border junk: a strip running along the edge it touches (the table beside the sheet, a scanner edge). A

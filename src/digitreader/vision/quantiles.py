@@ -43,14 +43,17 @@ class SortedCounts:
         n = self.size
         if n == 0:
             raise ValueError("percentiles of an empty set")
-        out = []
-        for q in qs:
-            position = q / 100.0 * (n - 1)
-            below = int(np.floor(position))
-            # The k-th smallest value (0-based) is the first code whose cumulative count exceeds k.
-            low, high = np.searchsorted(self._cumulative, [below, min(below + 1, n - 1)], side="right")
-            out.append(float(low + (position - below) * (high - low)))
-        return out
+        positions = [q / 100.0 * (n - 1) for q in qs]
+        belows = [int(np.floor(position)) for position in positions]
+        # The k-th smallest value (0-based) is the first code whose cumulative count exceeds k; one search
+        # for every order statistic asked for (each call costs more than the search itself).
+        ranks = belows + [min(below + 1, n - 1) for below in belows]
+        codes = np.searchsorted(self._cumulative, ranks, side="right").tolist()
+        m = len(belows)
+        return [
+            float(low + (position - below) * (high - low))
+            for position, below, low, high in zip(positions, belows, codes[:m], codes[m:], strict=True)
+        ]
 
 
 def percentiles_u8(values: np.ndarray, qs: Sequence[float]) -> list[float]:
