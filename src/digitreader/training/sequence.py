@@ -224,7 +224,8 @@ def _exported_reader(path: Path) -> ckpt_io.Checkpoint:
         epoch=0,
         step=0,
         metrics={},
-        state={"model_state": model.state_dict()},
+        # Its BatchNorms are folded into the convolutions: runs from it keep them frozen (`_SequenceRun`).
+        state={"model_state": model.state_dict(), "run": {"frozen_norms": True}},
     )
 
 
@@ -250,12 +251,9 @@ class _SequenceRun:
         self.init = str(cfg.init) if start is not None else (state.get("run") or {}).get("init")
         # Weights rebuilt from an exported reader carry their BatchNorms folded into the convolutions:
         # batch statistics would undo the folding, so those BatchNorms stay in eval mode for good (and
-        # in every run that goes on from this one).
+        # in every run that goes on from this one: the flag is saved with each checkpoint).
         origin = start.state if start is not None else state
-        self.frozen_norms = bool(
-            (start is not None and Path(start.path).suffix.lower() == ".onnx")
-            or (origin.get("run") or {}).get("frozen_norms")
-        )
+        self.frozen_norms = bool((origin.get("run") or {}).get("frozen_norms"))
         if start is not None:  # fine-tuning: the weights (their average, where saved) of another run
             self.model.load_state_dict(start.state.get("ema_state") or start.state["model_state"])
             say(f"starting from the weights of {start.path} (step {start.step})")

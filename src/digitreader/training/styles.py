@@ -2,9 +2,9 @@
 
 Much of the world writes a 1 with a long up-stroke from its top and crosses its 7s. MNIST has few of
 these, and the classifier read other writers' continental 1s as 7 (the most common error on CVL's single
-digits). A share of the 1s and 7s of a batch get the stroke that makes them so,
-drawn with a pen about as wide as MNIST's, before the batch's other distortions (`augment.augment_batch`)
-slant and bend it with the rest of the digit.
+digits). A share of the 1s and 7s of a batch get the stroke that makes them so, drawn with a pen about as
+wide as MNIST's, before the batch's other distortions (`augment.augment_batch`) slant and bend it with the
+rest of the digit.
 """
 
 from __future__ import annotations
